@@ -1,0 +1,52 @@
+"""Plain data types passed between the stages of indexing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Article:
+    """One news article as read from a source, before chunking."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None = None  # ISO 8601 date (YYYY-MM-DD)
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
+    path: str | None = None
+
+    def content_hash(self) -> str:
+        """A fingerprint of everything indexed, to tell changed articles from unchanged ones."""
+        h = hashlib.sha256()
+        for part in (self.title, self.text, self.date, self.source, self.url, self.author, self.path):
+            h.update((part or "").encode("utf-8"))
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+@dataclass
+class Skipped:
+    """A file (or a record in a file) that could not be read, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Chunk:
+    """A passage of an article: the unit both indexes store."""
+
+    article_id: str
+    ordinal: int
+    text: str
+    title: str = ""
+    id: int | None = None  # assigned by the article store
+    vector: object = field(default=None, repr=False)  # numpy float32 row once embedded
+
+    def embedding_text(self) -> str:
+        """The text given to the embedding model: the title travels with every chunk."""
+        return f"{self.title}\n{self.text}" if self.title else self.text

@@ -1,0 +1,56 @@
+"""The Whoosh side of an index: one document per chunk, title and body analysed for BM25F.
+
+The schema and analyzer live here so the writer and the searcher can never disagree on them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from whoosh import fields, index
+from whoosh.analysis import STOP_WORDS, StemmingAnalyzer
+
+# Whoosh's stop list drops "us", which news needs (the US); question words carry nothing.
+STOPWORDS = frozenset(STOP_WORDS - {"us", "not", "may", "will"}) | {
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "does", "did", "do",
+    "was", "were", "been", "being", "has", "had", "its", "their", "there", "they", "he", "she",
+    "his", "her", "about", "into", "than", "then", "so", "such", "any", "some", "i", "me", "my",
+}
+
+
+def analyzer():
+    return StemmingAnalyzer(stoplist=STOPWORDS, minsize=2, cachesize=50000)
+
+
+def schema(title_boost: float = 1.0) -> fields.Schema:
+    text = analyzer()
+    return fields.Schema(
+        chunk_id=fields.NUMERIC(numtype=int, bits=64, stored=True, unique=True, signed=False),
+        article_id=fields.ID(stored=False),
+        title=fields.TEXT(analyzer=text, field_boost=title_boost),
+        body=fields.TEXT(analyzer=text),
+        source=fields.ID(),
+        date=fields.ID(),
+    )
+
+
+def open_or_create(path: Path):
+    if index.exists_in(str(path)):
+        return index.open_dir(str(path))
+    path.mkdir(parents=True, exist_ok=True)
+    return index.create_in(str(path), schema())
+
+
+def open_existing(path: Path):
+    return index.open_dir(str(path))
+
+
+def chunk_document(chunk_id: int, article_id: str, title: str, text: str,
+                   source: str | None, date: str | None) -> dict:
+    """The Whoosh document for one chunk; source is lowercased so filters ignore case."""
+    doc = {"chunk_id": chunk_id, "article_id": article_id, "title": title, "body": text}
+    if source:
+        doc["source"] = source.lower()
+    if date:
+        doc["date"] = date
+    return doc

@@ -1,0 +1,383 @@
+"""Read articles from files: plain text, Markdown, HTML, JSON, JSONL and CSV.
+
+`read_paths` walks files and folders and yields an `Article` for every article it can read and a
+`Skipped` for every file or record it cannot, so one bad file never stops the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.dates import parse_date
+from index.documents import Article, Skipped
+
+TEXT_SUFFIXES = {".txt", ".text"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+RECORD_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+
+# Field names tried, in order, for each article attribute of a JSON/JSONL/CSV record.
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("_id", "id", "doc_id", "docid", "guid"),
+    "title": ("title", "headline"),
+    "text": ("text", "body", "content", "article", "story"),
+    "date": ("date", "published", "published_at", "pubdate", "datetime", "timestamp"),
+    "source": ("source", "publisher", "outlet", "site"),
+    "url": ("url", "link"),
+    "author": ("author", "byline", "authors"),
+}
+
+
+class UnreadableFile(Exception):
+    """A file that cannot be read as text; the message says why."""
+
+
+@dataclass
+class FieldMap:
+    """Which record fields hold which article attribute; user mappings are tried first."""
+
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, specs: Iterable[str]) -> FieldMap:
+        """Build from `attr=field` strings such as `text=story_body`."""
+        overrides = {}
+        for spec in specs:
+            attr, sep, name = spec.partition("=")
+            attr, name = attr.strip().lower(), name.strip()
+            if not sep or not name or attr not in DEFAULT_FIELDS:
+                known = ", ".join(DEFAULT_FIELDS)
+                raise ValueError(f"bad field mapping {spec!r}: use ATTR=FIELD with ATTR one of {known}")
+            overrides[attr] = name
+        return cls(overrides)
+
+    def get(self, record: dict, attr: str) -> object:
+        names = ((self.overrides[attr],) if attr in self.overrides else ()) + DEFAULT_FIELDS[attr]
+        lowered = {k.lower(): v for k, v in record.items() if isinstance(k, str)}
+        for name in names:
+            value = lowered.get(name.lower())
+            if value not in (None, ""):
+                return value
+        return None
+
+
+def read_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> Iterator[Article | Skipped]:
+    """Yield the articles (and skipped items) of every file under `paths`."""
+    fields = fields or FieldMap()
+    for root, path in discover(paths):
+        yield from read_file(path, root, fields)
+
+
+def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
+    """Yield (root, file) for each file under `paths`, recursively, in a stable order.
+
+    Hidden files and folders are ignored; symlinked folders are followed once, so loops end.
+    """
+    seen_dirs: set[str] = set()
+    for given in paths:
+        given = Path(given)
+        if given.is_file():
+            yield given.parent, given
+            continue
+        if not given.exists():
+            raise FileNotFoundError(f"no such file or folder: {given}")
+        for dirpath, dirnames, filenames in os.walk(given, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add(real)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    yield given, Path(dirpath) / name
+
+
+def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Skipped]:
+    """Yield the articles of one file, or a single `Skipped` saying why it cannot be read."""
+    suffix = path.suffix.lower()
+    if path.stem.upper() in ("README", "LICENSE", "CHANGELOG"):
+        yield Skipped(str(path), "a folder's README or LICENSE, not an article")
+        return
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}")
+        return
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    try:
+        text = decode(raw)
+    except UnreadableFile as exc:
+        yield Skipped(str(path), str(exc))
+        return
+    rel = _relative(path, root)
+    if suffix in RECORD_SUFFIXES:
+        yield from _read_records(text, suffix, path, rel, fields)
+        return
+    if suffix in HTML_SUFFIXES:
+        article = parse_html(text, rel)
+    else:
+        article = parse_plain(text, rel, markdown=suffix in MARKDOWN_SUFFIXES)
+    if article is None:
+        yield Skipped(str(path), "no article text found")
+    else:
+        article.path = str(path)
+        yield article
+
+
+def decode(raw: bytes) -> str:
+    """Decode file bytes as UTF-8 (BOM allowed), else Windows-1252; refuse empty and binary files."""
+    if not raw.strip():
+        raise UnreadableFile("empty file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnreadableFile("not valid UTF-16 despite its byte-order mark") from None
+    head = raw[:8192]
+    if b"\0" in head or _control_ratio(head) > 0.1:
+        raise UnreadableFile("binary file, not text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        # Legacy news archives are mostly Latin-1/Windows-1252; accept them when every byte maps.
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        raise UnreadableFile(
+            f"not UTF-8 (bad byte at offset {utf8_error.start}) and not Windows-1252 either"
+        ) from None
+
+
+def _control_ratio(data: bytes) -> float:
+    if not data:
+        return 0.0
+    controls = sum(1 for b in data if b < 32 and b not in (9, 10, 12, 13))
+    return controls / len(data)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+_HEADER_RE = re.compile(r"^(date|published|source|url|link|author|by)\s*:\s*(.+)$", re.IGNORECASE)
+_HEADER_ATTR = {"date": "date", "published": "date", "source": "source", "url": "url",
+                "link": "url", "author": "author", "by": "author"}
+
+
+def parse_plain(text: str, article_id: str, markdown: bool = False) -> Article | None:
+    """Parse a text or Markdown article: title on the first non-empty line, then optional
+    `Date:`/`Source:`/`URL:`/`Author:` lines (or YAML-style front matter), then the body."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    meta: dict[str, str] = {}
+    if markdown and text.lstrip().startswith("---\n"):
+        text, meta = _front_matter(text.lstrip())
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i == len(lines):
+        return None
+    title = meta.pop("title", None)
+    if title is None:
+        title = _strip_markdown(lines[i]) if markdown else lines[i].strip()
+        i += 1
+    while i < len(lines):
+        m = _HEADER_RE.match(lines[i].strip())
+        if not m:
+            break
+        meta.setdefault(_HEADER_ATTR[m[1].lower()], m[2].strip())
+        i += 1
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(lines[i:]))]
+    if markdown:
+        paragraphs = [_strip_markdown(p) for p in paragraphs]
+    paragraphs = [re.sub(r"[ \t]*\n[ \t]*", " ", p) for p in paragraphs if p]
+    # Some sources repeat the headline as the first paragraph; results should not show it twice.
+    while paragraphs and _same_text(paragraphs[0], title):
+        paragraphs.pop(0)
+    body = "\n\n".join(paragraphs)
+    if not body and not title:
+        return None
+    return Article(
+        id=article_id,
+        title=title,
+        text=body,
+        date=parse_date(meta.get("date")),
+        source=meta.get("source"),
+        url=meta.get("url"),
+        author=meta.get("author"),
+    )
+
+
+def _front_matter(text: str) -> tuple[str, dict[str, str]]:
+    end = text.find("\n---", 4)
+    if end < 0:
+        return text, {}
+    meta = {}
+    for line in text[4:end].split("\n"):
+        key, sep, value = line.partition(":")
+        key = key.strip().lower()
+        if sep and key in ("title", *_HEADER_ATTR):
+            meta[_HEADER_ATTR.get(key, key)] = value.strip().strip("'\"")
+    return text[end + 4:].lstrip("-").lstrip("\n"), meta
+
+
+def _strip_markdown(text: str) -> str:
+    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.MULTILINE)
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(\*\*|__|\*|_|`)(\S(?:.*?\S)?)\1", r"\2", text)
+    text = re.sub(r"^\s{0,3}(>|[-*+]\s|\d+\.\s)\s*", "", text, flags=re.MULTILINE)
+    return text.strip()
+
+
+def _same_text(a: str, b: str) -> bool:
+    norm = lambda s: re.sub(r"\W+", " ", s).strip().lower()  # noqa: E731
+    return norm(a) == norm(b)
+
+
+_DATE_META = ("article:published_time", "og:published_time", "datepublished", "date", "pubdate",
+              "publishdate", "dc.date", "dc.date.issued", "dcterms.created", "sailthru.date")
+_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form",
+              "iframe", "svg", "button", "template")
+
+
+def parse_html(html: str, article_id: str) -> Article | None:
+    """Extract the main text, headline and metadata of an HTML news page."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    meta = {}
+    for tag in soup.find_all("meta"):
+        key = (tag.get("property") or tag.get("name") or tag.get("itemprop") or "").strip().lower()
+        if key and tag.get("content") and key not in meta:
+            meta[key] = tag["content"].strip()
+    time_tag = soup.find("time", attrs={"datetime": True})
+    date = next((parse_date(meta[k]) for k in _DATE_META if k in meta and parse_date(meta[k])), None)
+    if date is None and time_tag is not None:
+        date = parse_date(time_tag["datetime"])
+    canonical = soup.find("link", rel="canonical")
+    url = meta.get("og:url") or (canonical.get("href") if canonical else None)
+
+    for tag in soup(_DROP_TAGS):
+        tag.decompose()
+    h1 = soup.find("h1")
+    title_tag = soup.find("title")
+    title = (h1.get_text(" ", strip=True) if h1 else "") or meta.get("og:title") or (
+        title_tag.get_text(" ", strip=True) if title_tag else "")
+    container = soup.find("article") or soup.find("main") or soup.body or soup
+    if h1 is not None:
+        h1.decompose()
+    blocks = container.find_all(["p", "li", "blockquote", "h2", "h3", "pre"])
+    if blocks:
+        paragraphs = [b.get_text(" ", strip=True) for b in blocks if not b.find(["p", "li"])]
+    else:
+        paragraphs = [line.strip() for line in container.get_text("\n").split("\n")]
+    paragraphs = [re.sub(r"\s+", " ", p) for p in paragraphs if p.strip()]
+    while paragraphs and _same_text(paragraphs[0], title):
+        paragraphs.pop(0)
+    body = "\n\n".join(paragraphs)
+    if not body:
+        return None
+    return Article(
+        id=article_id,
+        title=title or body[:80],
+        text=body,
+        date=date,
+        source=meta.get("og:site_name"),
+        url=url,
+        author=meta.get("author") or meta.get("article:author"),
+    )
+
+
+def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap) -> Iterator[Article | Skipped]:
+    if suffix == ".csv":
+        records = _csv_records(text)
+    elif suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Skipped(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            return
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+            data = lists[0] if len(lists) == 1 and FieldMap().get(data, "text") is None else [data]
+        if not isinstance(data, list):
+            yield Skipped(str(path), "JSON is neither an article object nor a list of them")
+            return
+        records = ((i + 1, r) for i, r in enumerate(data))
+    else:
+        records = _jsonl_records(text)
+    count = 0
+    for number, record in records:
+        where = f"{path}:{number}"
+        if isinstance(record, Skipped):
+            yield Skipped(where, record.reason)
+            continue
+        if not isinstance(record, dict):
+            yield Skipped(where, "record is not an object")
+            continue
+        body = fields.get(record, "text")
+        title = fields.get(record, "title")
+        if not body and not title:
+            yield Skipped(where, "record has no text field (text/body/content; map one with --field text=NAME)")
+            continue
+        record_id = fields.get(record, "id")
+        author = fields.get(record, "author")
+        if isinstance(author, list):
+            author = ", ".join(map(str, author))
+        count += 1
+        yield Article(
+            id=str(record_id) if record_id is not None else f"{rel}#{number}",
+            title=_one_line(title) if title else _one_line(str(body))[:80],
+            text=str(body or "").strip(),
+            date=parse_date(fields.get(record, "date")),
+            source=_opt_str(fields.get(record, "source")),
+            url=_opt_str(fields.get(record, "url")),
+            author=_opt_str(author),
+            path=str(path),
+        )
+    if count == 0 and suffix != ".jsonl":
+        yield Skipped(str(path), "no articles in file")
+
+
+def _jsonl_records(text: str) -> Iterator[tuple[int, object]]:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, Skipped("", f"invalid JSON: {exc.msg} (column {exc.colno})")
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, object]]:
+    csv.field_size_limit(1 << 30)
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            yield reader.line_num, {k.strip(): v for k, v in row.items() if k}
+    except csv.Error as exc:
+        yield reader.line_num, Skipped("", f"invalid CSV: {exc}")
+
+
+def _one_line(value: object) -> str:
+    return re.sub(r"\s+", " ", str(value)).strip()
+
+
+def _opt_str(value: object) -> str | None:
+    return _one_line(value) if value not in (None, "") else None

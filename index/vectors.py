@@ -1,0 +1,108 @@
+"""The FAISS side of an index: unit vectors searched by inner product, keyed by chunk id.
+
+Small indexes use exact search; past `HNSW_THRESHOLD` vectors the index is rebuilt as HNSW.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+HNSW_THRESHOLD = 100_000  # vectors; exact search stays fast below this (see docs/performance.md)
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def kind_for(total: int) -> str:
+    """The index type used for `total` vectors."""
+    return "hnsw" if total >= HNSW_THRESHOLD else "flat"
+
+
+def new_index(dimension: int, expected: int = 0):
+    faiss = _faiss()
+    if kind_for(expected) == "hnsw":
+        inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        inner = faiss.IndexFlatIP(dimension)
+    return faiss.IndexIDMap2(inner)
+
+
+def kind(ix) -> str:
+    faiss = _faiss()
+    inner = faiss.downcast_index(ix.index)
+    return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+
+
+def load(path: Path, dimension: int):
+    faiss = _faiss()
+    if not path.exists():
+        return new_index(dimension)
+    try:
+        ix = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise OSError(f"vector index {path} is damaged: {str(exc).splitlines()[0]}") from None
+    if ix.d != dimension:
+        raise OSError(f"vector index {path} has {ix.d} dimensions, the manifest says {dimension}")
+    return ix
+
+
+def save(ix, path: Path) -> None:
+    """Write atomically: a temporary file, fsync, then rename over the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    _faiss().write_index(ix, str(tmp))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def add(ix, ids: list[int], vectors: np.ndarray) -> None:
+    if len(ids):
+        ix.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), np.asarray(ids, dtype="int64"))
+
+
+def remove(ix, ids: list[int]) -> bool:
+    """Remove ids; returns False when the index type cannot (HNSW), so the caller rebuilds."""
+    if not ids:
+        return True
+    if kind(ix) == "hnsw":
+        return False
+    ix.remove_ids(np.asarray(ids, dtype="int64"))
+    return True
+
+
+def rebuild(batches, dimension: int, total: int):
+    """Build a fresh index from (ids, vector bytes) batches, choosing flat or HNSW by `total`."""
+    ix = new_index(dimension, total)
+    for ids, blobs in batches:
+        vectors = np.frombuffer(b"".join(blobs), dtype="float32").reshape(len(ids), dimension)
+        add(ix, ids, vectors)
+    return ix
+
+
+def search(ix, queries: np.ndarray, k: int, allowed_ids: list[int] | None = None):
+    """Top-k (scores, ids) per query row; `allowed_ids` restricts the search (filters)."""
+    faiss = _faiss()
+    if ix.ntotal == 0:
+        return np.zeros((len(queries), 0), "float32"), np.zeros((len(queries), 0), "int64")
+    k = min(k, ix.ntotal)
+    params = None
+    if allowed_ids is not None:
+        selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype="int64"))
+        if kind(ix) == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
+        else:
+            params = faiss.SearchParameters(sel=selector)
+    elif kind(ix) == "hnsw":
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+    scores, ids = ix.search(np.ascontiguousarray(queries, dtype="float32"), k, params=params)
+    return scores, ids

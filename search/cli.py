@@ -1,0 +1,245 @@
+"""The `byline` command line: index articles, search them, inspect the index.
+
+Exit status, like grep: 0 when results were found, 1 when none, 2 on usage or index errors.
+Heavy modules are imported inside the commands that need them, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="byline",
+    help="Hybrid full-text and semantic search for news articles.\n\n"
+    "Index a folder once, then ask questions in your own words or with exact keywords:\n\n"
+    "  byline index add ~/news\n\n"
+    "  byline search \"who proposed talks without preconditions\"",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+index_app = typer.Typer(help="Add articles to an index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+IndexOpt = Annotated[Optional[Path], typer.Option(
+    "--index", envvar="BYLINE_INDEX", show_envvar=True,
+    help="Index folder [default: ~/.local/share/byline/index].", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", envvar="BYLINE_MODEL", show_envvar=True,
+    help="A sentence-transformers model folder [default: the bundled all-MiniLM-L6-v2].", show_default=False)]
+
+
+class Failure(Exception):
+    """An error to report as `byline: error: ...` with exit status 2."""
+
+
+def fail(message: str) -> None:
+    typer.echo(f"byline: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _index_dir(index: Path | None) -> Path:
+    from index.layout import default_index_dir
+
+    return index or default_index_dir()
+
+
+@index_app.command("add")
+def index_add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).", show_default=False)],
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    field: Annotated[Optional[list[str]], typer.Option(
+        "--field", "-f", metavar="ATTR=NAME",
+        help="Map a JSON/CSV field to an article attribute (id, title, text, date, source, url, author).")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Passage size in model tokens, title included (new indexes).")] = 200,
+    overlap: Annotated[int, typer.Option(help="Sentences shared by consecutive passages (new indexes).")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or skipped-file lines.")] = False,
+) -> None:
+    """Index articles from files and folders: .txt .md .html .json .jsonl .csv.
+
+    Unchanged articles are skipped and changed ones re-indexed, so running it again on a
+    growing folder is cheap. Unreadable files are listed and skipped; the rest go on.
+
+    [bold]Examples[/bold]
+
+      byline index add ~/news
+
+      byline index add feed.jsonl --field text=story --field date=pub_time
+    """
+    from index.builder import Progress, add_paths
+    from index.chunker import ChunkingParams
+    from index.embedder import Embedder, ModelNotFound, resolve_model
+    from index.layout import IndexPaths
+    from index.manifest import IndexProblem
+    from index.readers import FieldMap
+
+    if max_tokens < 32 or max_tokens > 512 or overlap < 0 or overlap > 5:
+        fail("--max-tokens must be between 32 and 512 and --overlap between 0 and 5")
+    try:
+        fields = FieldMap.parse(field or [])
+        info = resolve_model(model)
+    except (ValueError, ModelNotFound) as exc:
+        fail(str(exc))
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    root = _index_dir(index)
+    params = ChunkingParams(max_tokens=max_tokens, overlap_sentences=overlap)
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+    err = Console(stderr=True, highlight=False)
+    bar = Bar(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+              TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks"),
+              TimeElapsedColumn(), console=err, transient=True, disable=quiet)
+    task = bar.add_task("index", total=None, articles=0, chunks=0)
+
+    def on_progress(p: Progress) -> None:
+        if p.skipped and not quiet:
+            bar.console.print(f"[yellow]skipped[/yellow] {p.skipped.path}: {p.skipped.reason}", markup=True,
+                              highlight=False)
+        bar.update(task, total=p.files_total, completed=p.files_done, articles=p.articles, chunks=p.chunks)
+
+    try:
+        with bar:
+            report = add_paths(IndexPaths(root), paths, Embedder(info), fields, params, on_progress)
+    except IndexProblem as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted; the index is as it was before this run")
+    summary = {
+        "index": str(root), "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
+        "chunks": report.chunks, "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        "seconds": round(report.seconds, 2),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        skipped = f"; {len(report.skipped)} skipped" if report.skipped else ""
+        typer.echo(
+            f"Indexed {report.articles} articles ({report.new} new, {report.changed} changed, "
+            f"{report.unchanged} unchanged) as {report.chunks} chunks in {report.seconds:.1f} s{skipped}.\n"
+            f"Index: {root}", err=True)
+
+
+@app.command()
+def status(
+    index: IndexOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show what an index holds and how it was built.
+
+    [bold]Example[/bold]
+
+      byline status --index ./news-index
+    """
+    from index.manifest import IndexProblem
+    from search.opened import OpenIndex
+
+    root = _index_dir(index)
+    try:
+        ix = OpenIndex(root)
+    except IndexProblem as exc:
+        fail(str(exc))
+    m = ix.manifest
+    first, last = ix.store.date_range()
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    info = {
+        "index": str(root), "format_version": m.format_version, "model": m.model_name,
+        "dimension": m.dimension, "chunking": m.chunking, "articles": m.articles, "chunks": m.chunks,
+        "vector_index": m.vector_index, "first_date": first, "last_date": last,
+        "sources": dict(ix.store.sources()[:20]), "bytes": size, "created": m.created, "updated": m.updated,
+    }
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key in ("index", "articles", "chunks", "model", "dimension", "vector_index", "format_version", "updated"):
+        table.add_row(key.replace("_", " "), str(info[key]))
+    table.add_row("chunking", f"{m.chunking['max_tokens']} tokens, {m.chunking['overlap_sentences']} sentence overlap")
+    table.add_row("dates", f"{first or '-'} to {last or '-'}")
+    table.add_row("sources", ", ".join(f"{s} ({n})" for s, n in info["sources"].items()) or "-")
+    table.add_row("size", f"{size / 1e6:.1f} MB")
+    Console().print(table)
+
+
+@app.command()
+def search(
+    query: Annotated[Optional[str], typer.Argument(help="Question or keywords; Whoosh syntax works: title:korea, \"exact phrase\", AND/OR/NOT.", show_default=False)] = None,
+    k: Annotated[int, typer.Option("-k", "--limit", help="Number of articles to return.", min=1, max=10000)] = 10,
+    mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM25, no model) or semantic.")] = "hybrid",
+    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only articles from this source (repeatable, any case).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only articles dated on or after this day (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids [default: table on a terminal, json when piped].", show_default=False)] = None,
+    queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
+    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = "rrf",
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Search the index; the best articles come first, each with its best passage.
+
+    [bold]Examples[/bold]
+
+      byline search "who proposed talks without preconditions"
+
+      byline search '"no preconditions" AND sanctions' --mode lexical
+
+      byline search "rate decision" --source "Harbor Times" --since 2023-01-01 -o jsonl
+
+      byline search --queries questions.jsonl --format trec > run.txt
+
+    Exit status: 0 with results, 1 with none, 2 on errors.
+    """
+    from index.manifest import IndexProblem
+    from search import output
+    from search.filters import BadFilter, Filters
+    from search.lexical import QuerySyntaxError
+    from search.opened import OpenIndex
+    from search.queries import QueryFileError, read_queries
+    from search.ranker import FUSIONS, MODES, Ranker, SearchOptions
+
+    if (query is None) == (queries is None):
+        fail("give a QUERY or --queries FILE (not both)")
+    if mode not in MODES:
+        fail(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+    if fusion not in FUSIONS:
+        fail(f"unknown --fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    if fmt not in output.FORMATS:
+        fail(f"unknown --format {fmt!r}; choose one of {', '.join(output.FORMATS)}")
+    try:
+        filters = Filters.build(source, since, until)
+        batch = read_queries(queries) if queries else [("1", query)]
+        ix = OpenIndex(_index_dir(index), model)
+        ranker = Ranker(ix, SearchOptions(mode=mode, k=k, filters=filters, fusion=fusion))
+        results = ranker.search_many([text for _, text in batch])
+    except QuerySyntaxError as exc:
+        fail(f"bad query: {exc}")
+    except (BadFilter, QueryFileError, IndexProblem) as exc:
+        fail(str(exc))
+    answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
+    output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
+    raise typer.Exit(0 if any(a.results for a in answers) else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)

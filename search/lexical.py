@@ -1,0 +1,97 @@
+"""Lexical retrieval with Whoosh: BM25F over chunk titles and bodies.
+
+Queries use the Whoosh query language (fields, "phrases", AND/OR/NOT, ranges); plain questions
+are read as a disjunction of their content words, as BM25 expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from whoosh import qparser, query as wq, scoring
+
+from index.lexical import analyzer
+from search.filters import Filters
+
+SEARCH_FIELDS = ("title", "body")
+
+
+class QuerySyntaxError(ValueError):
+    """A query the user must fix: the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    k1: float = 1.2
+    b: float = 0.75
+    title_b: float = 0.75
+
+
+def parse_query(text: str, schema) -> wq.Query:
+    """Parse a user query; raise QuerySyntaxError for unbalanced quotes or parentheses."""
+    if not text.strip():
+        raise QuerySyntaxError("the query is empty")
+    if text.count('"') % 2:
+        raise QuerySyntaxError('unbalanced double quote in query; close the phrase or remove the "')
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            raise QuerySyntaxError("unbalanced parentheses in query: ')' without '('")
+    if depth:
+        raise QuerySyntaxError("unbalanced parentheses in query: '(' without ')'")
+    parser = qparser.MultifieldParser(list(SEARCH_FIELDS), schema, group=qparser.OrGroup)
+    parser.remove_plugin_class(qparser.SingleQuotePlugin)  # apostrophes are not quotes in news text
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # Whoosh raises assorted errors on odd syntax
+        raise QuerySyntaxError(f"cannot parse query: {exc}") from None
+    return _lift_negations(parsed)
+
+
+def _lift_negations(q: wq.Query) -> wq.Query:
+    """`a b NOT c` under an OR group means "a or b, but not c", not "a or b or anything-but-c"."""
+    if isinstance(q, wq.Or):
+        positives = [_lift_negations(c) for c in q.subqueries if not isinstance(c, wq.Not)]
+        negatives = [c.query for c in q.subqueries if isinstance(c, wq.Not)]
+        if negatives and positives:
+            return wq.AndNot(wq.Or(positives), wq.Or(negatives))
+        return wq.Or(positives) if positives else q
+    if isinstance(q, wq.compound.CompoundQuery):
+        return q.__class__([_lift_negations(c) for c in q.subqueries], boost=q.boost)
+    return q
+
+
+def query_terms(q: wq.Query) -> set[str]:
+    """The analysed (stemmed) words of a parsed query, for highlighting."""
+    terms = set()
+    for fieldname, text in q.iter_all_terms(phrases=True):
+        if fieldname in SEARCH_FIELDS:
+            terms.add(text.decode("utf-8") if isinstance(text, bytes) else text)
+    return terms
+
+
+def analyse(text: str) -> set[str]:
+    """The stemmed content words of free text, as the index sees them."""
+    return {t.text for t in analyzer()(text)}
+
+
+def filter_query(filters: Filters) -> wq.Query | None:
+    parts: list[wq.Query] = []
+    if filters.sources:
+        parts.append(wq.Or([wq.Term("source", s.lower()) for s in filters.sources]))
+    if filters.since or filters.until:
+        parts.append(wq.TermRange("date", filters.since, filters.until))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def weighting(params: BM25Params) -> scoring.WeightingModel:
+    return scoring.BM25F(B=params.b, K1=params.k1, title_B=params.title_b)
+
+
+def search_chunks(searcher, q: wq.Query, limit: int, filters: Filters) -> list[tuple[int, float]]:
+    """Top chunks for a parsed query as (chunk_id, BM25F score), best first."""
+    results = searcher.search(q, limit=limit, filter=filter_query(filters))
+    return [(hit["chunk_id"], hit.score) for hit in results]

@@ -1,0 +1,104 @@
+"""Write search results as a terminal table, JSON, JSON Lines, TREC run lines or bare ids."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from search import highlight
+from search.ranker import Result
+
+FORMATS = ("table", "json", "jsonl", "trec", "ids")
+
+
+@dataclass
+class Answer:
+    """The results of one query, with what identifies the query in batch output."""
+
+    query_id: str
+    query: str
+    results: list[Result]
+    extra: dict | None = None  # fields added to every JSON record (e.g. a saved search's name)
+
+
+def result_dict(result: Result) -> dict:
+    a = result.article
+    return {
+        "rank": result.rank,
+        "score": round(result.score, 6),
+        "id": a.id,
+        "title": a.title,
+        "date": a.date,
+        "source": a.source,
+        "url": a.url,
+        "path": a.path,
+        "passage": result.passage,
+        "highlights": [list(span) for span in result.highlights],
+        "chunk_id": result.chunk_id,
+        "lexical_rank": result.lexical_rank,
+        "semantic_rank": result.semantic_rank,
+    }
+
+
+def answer_dict(answer: Answer) -> dict:
+    return {**(answer.extra or {}), "query_id": answer.query_id, "query": answer.query,
+            "results": [result_dict(r) for r in answer.results]}
+
+
+def write(answers: Sequence[Answer], fmt: str, out: TextIO, tag: str = "byline", batch: bool = False) -> None:
+    """Write `answers` in format `fmt`. A single non-batch answer in JSON is one object."""
+    if fmt == "json":
+        data = [answer_dict(a) for a in answers]
+        json.dump(data if batch or len(data) != 1 else data[0], out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for a in answers:
+            for r in a.results:
+                record = {**(a.extra or {}), "query_id": a.query_id, "query": a.query, **result_dict(r)}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif fmt == "trec":
+        for a in answers:
+            for r in a.results:
+                out.write(f"{a.query_id} Q0 {r.article.id} {r.rank} {r.score:.6f} {tag}\n")
+    elif fmt == "ids":
+        for a in answers:
+            for r in a.results:
+                out.write(f"{r.article.id}\n")
+    elif fmt == "table":
+        _write_tables(answers, out, show_query=batch or len(answers) > 1)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    for answer in answers:
+        label = f"{(answer.extra or {}).get('name', answer.query_id)}: {answer.query}"
+        if show_query:
+            console.print(Text(label, style="bold cyan"))
+        if not answer.results:
+            console.print(Text("  no results", style="dim"))
+            continue
+        table = Table(show_lines=True, expand=True, pad_edge=False)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("score", justify="right", no_wrap=True)
+        table.add_column("article", ratio=2)
+        table.add_column("best passage", ratio=3)
+        for r in answer.results:
+            a = r.article
+            meta = " · ".join(x for x in (a.date, a.source) if x)
+            article = Text(a.title, style="bold")
+            article.append(f"\n{meta}" if meta else "", style="green")
+            article.append(f"\n{a.id}", style="dim")
+            text, spans = highlight.snippet(r.passage, r.highlights)
+            passage = Text(text)
+            for start, end in spans:
+                passage.stylize("bold yellow", start, end)
+            table.add_row(str(r.rank), f"{r.score:.3f}", article, passage)
+        console.print(table)

@@ -1,0 +1,38 @@
+"""Read a batch of queries: JSON Lines with `_id` and `text`, or one plain query a line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class QueryFileError(ValueError):
+    """A queries file that cannot be read; the message names the file and line."""
+
+
+def read_queries(path: Path) -> list[tuple[str, str]]:
+    """(query id, text) pairs. Plain lines are numbered from 1; blank lines are ignored."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueryFileError(f"cannot read queries file {path}: {exc}") from None
+    out: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise QueryFileError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+            qtext = record.get("text") or record.get("query")
+            if not isinstance(qtext, str) or not qtext.strip():
+                raise QueryFileError(f"{path}:{number}: no \"text\" in query record")
+            qid = record.get("_id", record.get("id", number))
+            out.append((str(qid), qtext.strip()))
+        else:
+            out.append((str(number), line))
+    if not out:
+        raise QueryFileError(f"no queries in {path}")
+    return out

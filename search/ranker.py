@@ -1,0 +1,148 @@
+"""The hybrid ranker: lexical and semantic candidates, aggregated to articles and fused.
+
+Each result carries the article's metadata and its best passage, with the query's words marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from index.store import StoredArticle
+from search import aggregate, fusion, highlight, lexical, semantic
+from search.filters import Filters
+from search.opened import OpenIndex
+
+MODES = ("hybrid", "lexical", "semantic")
+FUSIONS = ("rrf", "convex")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to rank. Defaults are the best measured settings (docs/quality.md)."""
+
+    mode: str = "hybrid"
+    k: int = 10
+    filters: Filters = field(default_factory=Filters)
+    fusion: str = "rrf"
+    rrf_k: float = 60.0
+    semantic_weight: float = 0.5  # share of the semantic side, both fusions
+    depth: int = 100  # chunks fetched from each retriever
+    decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
+    bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)
+
+
+@dataclass
+class Result:
+    rank: int
+    score: float
+    article: StoredArticle
+    passage: str
+    chunk_id: int
+    highlights: list[tuple[int, int]]
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+
+
+@dataclass
+class _Side:
+    """One retriever's answer: chunk hits and the article ranking made from them."""
+
+    chunks: list[tuple[int, float]]
+    articles: list[aggregate.ArticleScore]
+
+    def rank_of(self) -> dict[str, int]:
+        return {a.article_id: i for i, a in enumerate(self.articles, start=1)}
+
+
+class Ranker:
+    """Answers queries against one open index; reuse it to answer many."""
+
+    def __init__(self, index: OpenIndex, options: SearchOptions = SearchOptions()):
+        if options.mode not in MODES:
+            raise ValueError(f"unknown mode {options.mode!r}; choose one of {', '.join(MODES)}")
+        if options.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {options.fusion!r}; choose one of {', '.join(FUSIONS)}")
+        self.index = index
+        self.options = options
+
+    @cached_property
+    def _searcher(self):
+        return self.index.lexical.searcher(weighting=lexical.weighting(self.options.bm25))
+
+    @cached_property
+    def _allowed(self) -> list[int] | None:
+        f = self.options.filters
+        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
+
+    def search(self, query: str) -> list[Result]:
+        return self.search_many([query])[0]
+
+    def search_many(self, queries: list[str]) -> list[list[Result]]:
+        """Rank several queries; the query embeddings are computed in one batch."""
+        mode = self.options.mode
+        parsed = [lexical.parse_query(q, self.index.lexical.schema) if mode != "semantic" else None
+                  for q in queries]
+        semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
+        if mode != "lexical":
+            matrix = self.index.embedder.encode(list(queries))
+            semantic_hits = semantic.search_chunks(self.index.vectors, matrix, self.options.depth, self._allowed)
+        out = []
+        for query, q, vec_hits in zip(queries, parsed, semantic_hits):
+            lex_hits = lexical.search_chunks(self._searcher, q, self.options.depth, self.options.filters) if q else []
+            terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
+            out.append(self._rank(lex_hits, vec_hits, terms))
+        return out
+
+    def _rank(self, lex_hits, vec_hits, terms: set[str]) -> list[Result]:
+        o = self.options
+        chunk_rows = self.index.store.chunks({cid for cid, _ in lex_hits} | {cid for cid, _ in vec_hits})
+        owner = {cid: row.article_id for cid, row in chunk_rows.items()}
+        lex = _Side(lex_hits, aggregate.to_articles(lex_hits, owner, o.decay))
+        vec = _Side(vec_hits, aggregate.to_articles(vec_hits, owner, o.decay))
+
+        if o.mode == "lexical":
+            scored = [(a.article_id, a.score) for a in lex.articles]
+            best = {a.article_id: a.best_chunk for a in lex.articles}
+        elif o.mode == "semantic":
+            scored = [(a.article_id, a.score) for a in vec.articles]
+            best = {a.article_id: a.best_chunk for a in vec.articles}
+        else:
+            scored = fusion.ranked(self._fuse(lex, vec))
+            best = self._best_chunks(lex, vec, owner)
+
+        top = scored[: o.k]
+        meta = self.index.store.articles(a for a, _ in top)
+        lex_rank, vec_rank = lex.rank_of(), vec.rank_of()
+        results = []
+        for article_id, score in top:
+            if article_id not in meta:
+                continue
+            chunk_id = best[article_id]
+            passage = chunk_rows[chunk_id].text
+            results.append(Result(
+                rank=len(results) + 1, score=float(score), article=meta[article_id], passage=passage,
+                chunk_id=chunk_id, highlights=highlight.spans(passage, terms),
+                lexical_rank=lex_rank.get(article_id), semantic_rank=vec_rank.get(article_id),
+            ))
+        return results
+
+    def _fuse(self, lex: _Side, vec: _Side) -> dict[str, float]:
+        o = self.options
+        rankings = [[(a.article_id, a.score) for a in side.articles] for side in (lex, vec)]
+        weights = [1.0 - o.semantic_weight, o.semantic_weight]
+        if o.fusion == "rrf":
+            return fusion.rrf(rankings, k=o.rrf_k, weights=[2 * w for w in weights])
+        return fusion.convex(rankings, weights)
+
+    def _best_chunks(self, lex: _Side, vec: _Side, owner: dict[int, str]) -> dict[str, int]:
+        """The passage to show: the article's chunk ranked best by both retrievers together."""
+        fused = fusion.rrf([[(str(c), s) for c, s in lex.chunks], [(str(c), s) for c, s in vec.chunks]],
+                           k=self.options.rrf_k)
+        best: dict[str, tuple[float, int]] = {}
+        for cid_text, score in fused.items():
+            cid = int(cid_text)
+            article_id = owner.get(cid)
+            if article_id is not None and score > best.get(article_id, (-1.0, 0))[0]:
+                best[article_id] = (score, cid)
+        return {a: cid for a, (_, cid) in best.items()}
