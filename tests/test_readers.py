@@ -1,0 +1,133 @@
+"""Readers: every supported format, metadata, field mapping, and bad files skipped with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from index.dates import parse_date
+from index.documents import Article, Skipped
+from index.readers import FieldMap, read_paths
+
+from conftest import NK_SEED, SAMPLES
+
+
+def read(*paths: Path, fields: FieldMap | None = None):
+    items = list(read_paths(list(paths), fields))
+    return [i for i in items if isinstance(i, Article)], [i for i in items if isinstance(i, Skipped)]
+
+
+def test_text_article_header_lines(tmp_path):
+    (tmp_path / "a.txt").write_text(
+        "Central bank holds rates\nDate: March 16, 2023\nSource: Harbor Times\nURL: https://x.test/a\n\n"
+        "The bank kept its rate at 4.25%.\n\nInflation cooled.")
+    [article], skipped = read(tmp_path)
+    assert not skipped
+    assert article.id == "a.txt"
+    assert article.title == "Central bank holds rates"
+    assert article.date == "2023-03-16"
+    assert article.source == "Harbor Times"
+    assert article.url == "https://x.test/a"
+    assert article.text == "The bank kept its rate at 4.25%.\n\nInflation cooled."
+
+
+def test_repeated_title_is_not_repeated_in_body(seed_dir):
+    [article], _ = read(seed_dir / NK_SEED)
+    assert article.title.startswith("The US believes North Korea is attracting attention")
+    assert not article.text.startswith("The US believes North Korea")
+    assert article.text.startswith("US Secretary of State Antony Blinken")
+
+
+def test_markdown_front_matter_and_syntax(tmp_path):
+    (tmp_path / "b.md").write_text(
+        "---\ntitle: Storm floods towns\ndate: 2021-10-30T08:00:00Z\nsource: Evening Meridian\n---\n"
+        "Gusts topped **140 km/h** as [rivers](http://x) burst their banks.\n")
+    [article], _ = read(tmp_path)
+    assert article.title == "Storm floods towns"
+    assert article.date == "2021-10-30"
+    assert article.text == "Gusts topped 140 km/h as rivers burst their banks."
+
+
+def test_html_main_text_title_and_meta_date(tmp_path):
+    (tmp_path / "page.html").write_text("""<html><head><title>Site | Turtles nest</title>
+        <meta property="article:published_time" content="2022-05-19T10:00:00+02:00">
+        <meta property="og:site_name" content="Riverside Gazette">
+        <script>var tracking = "do not index me";</script></head>
+        <body><nav>Home | World</nav><article><h1>Turtles set nesting record</h1>
+        <p>Rangers counted 412 loggerhead nests.</p><p>Volunteers patrol at night.</p></article>
+        <footer>Copyright</footer></body></html>""")
+    [article], _ = read(tmp_path)
+    assert article.title == "Turtles set nesting record"
+    assert article.date == "2022-05-19"
+    assert article.source == "Riverside Gazette"
+    assert article.text == "Rangers counted 412 loggerhead nests.\n\nVolunteers patrol at night."
+    assert "tracking" not in article.text and "Home" not in article.text
+
+
+def test_jsonl_records_with_one_broken_line(tmp_path):
+    good = {"_id": "n1", "title": "Rail strike", "body": "Trains stopped.", "published": "2023-01-26",
+            "source": "Northern Courier", "url": "https://x.test/n1"}
+    (tmp_path / "feed.jsonl").write_text(json.dumps(good) + "\n{broken json\n"
+                                         + json.dumps({"title": "No id", "content": "Text."}) + "\n")
+    articles, skipped = read(tmp_path)
+    assert [a.id for a in articles] == ["n1", "feed.jsonl#3"]
+    assert articles[0].text == "Trains stopped." and articles[0].date == "2023-01-26"
+    assert articles[0].source == "Northern Courier" and articles[0].url == "https://x.test/n1"
+    assert len(skipped) == 1 and skipped[0].path.endswith("feed.jsonl:2") and "invalid JSON" in skipped[0].reason
+
+
+def test_json_list_and_field_mapping(tmp_path):
+    records = [{"key": "x1", "headline": "Tablet launch", "story": "A foldable tablet.", "when": "12 Sep 2023"}]
+    (tmp_path / "items.json").write_text(json.dumps(records))
+    fields = FieldMap.parse(["id=key", "text=story", "date=when"])
+    [article], skipped = read(tmp_path, fields=fields)
+    assert not skipped
+    assert (article.id, article.title, article.text, article.date) == ("x1", "Tablet launch", "A foldable tablet.", "2023-09-12")
+
+
+def test_csv_records_and_missing_text_column(tmp_path):
+    (tmp_path / "a.csv").write_text("id,title,text,date,source\nc1,Film festival,Opening night.,2021-05-20,Pacific Dispatch\n")
+    (tmp_path / "b.csv").write_text("id,title\nc2,\n")
+    articles, skipped = read(tmp_path)
+    assert [(a.id, a.source, a.date) for a in articles] == [("c1", "Pacific Dispatch", "2021-05-20")]
+    assert any("b.csv" in s.path and "no text field" in s.reason for s in skipped)
+
+
+def test_bad_files_are_skipped_with_reasons_and_the_rest_read(tmp_path):
+    (tmp_path / "good.txt").write_text("Title\n\nBody text.")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "latin1.txt").write_bytes("Café crème\n\nLe marché a ouvert à Besançon.".encode("latin-1"))
+    articles, skipped = read(tmp_path)
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert reasons == {"empty.txt": "empty file", "binary.txt": "binary file, not text",
+                       "photo.jpg": "unsupported file type .jpg"}
+    assert sorted(a.id for a in articles) == ["good.txt", "latin1.txt"]
+    assert next(a for a in articles if a.id == "latin1.txt").text == "Le marché a ouvert à Besançon."
+
+
+def test_nested_folders_use_relative_ids_and_symlink_loops_end(tmp_path):
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    (deep / "x.txt").write_text("Deep title\n\nDeep body.")
+    (deep / "loop").symlink_to(tmp_path / "a")
+    articles, _ = read(tmp_path)
+    assert [a.id for a in articles] == ["a/b/c/x.txt"]
+
+
+def test_samples_all_read_with_title_date_and_source():
+    articles, skipped = read(SAMPLES)
+    assert len(articles) >= 16
+    assert all(a.title and a.date and a.source and a.text for a in articles)
+    assert [Path(s.path).name for s in skipped] == ["README.md"]
+
+
+def test_parse_date_forms():
+    assert parse_date("2022-01-14T09:30:00Z") == "2022-01-14"
+    assert parse_date("Fri, 14 Jan 2022 09:30:00 +0000") == "2022-01-14"
+    assert parse_date("January 14th, 2022") == "2022-01-14"
+    assert parse_date("14/01/2022") == "2022-01-14"
+    assert parse_date(1642152600) == "2022-01-14"
+    assert parse_date("yesterday") is None
+    assert parse_date("2022-13-45") is None

@@ -1,0 +1,104 @@
+"""Ranking on a real index of the samples: the sample question, paraphrases, syntax, filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.filters import Filters
+from search.lexical import QuerySyntaxError
+from search.opened import OpenIndex
+from search.ranker import Ranker, SearchOptions
+
+from index.documents import Article
+from index.readers import read_paths
+
+from conftest import NK_SAMPLE, NK_SEED, SAMPLES
+
+QUESTION = "who proposed talks without preconditions"
+PARAPHRASE = "offer to negotiate with Pyongyang unconditionally"
+NK = {NK_SAMPLE, NK_SEED}
+
+
+@pytest.fixture(scope="module")
+def index(sample_index):
+    ix = OpenIndex(sample_index)
+    yield ix
+    ix.close()
+
+
+def ids(index, query, **options):
+    return [r.article.id for r in Ranker(index, SearchOptions(**options)).search(query)]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_sample_question_finds_north_korea_first(index, mode):
+    found = ids(index, QUESTION, mode=mode, k=5)
+    assert found[0] in NK
+    if index.store.articles([NK_SEED]):  # the reference article is indexed too
+        assert NK_SEED in found
+
+
+def test_result_carries_metadata_and_highlighted_passage(index):
+    [top] = Ranker(index, SearchOptions(k=1)).search(QUESTION)
+    assert top.rank == 1 and top.score > 0
+    assert top.article.title and top.article.date and top.article.path
+    words = {top.passage[s:e].lower() for s, e in top.highlights}
+    assert "preconditions" in words or "talks" in words
+
+
+def test_reference_article_passage_answers(index, seed_dir):
+    results = Ranker(index, SearchOptions(mode="semantic", k=10, filters=Filters(("",)))).search(QUESTION)
+    seed = next(r for r in Ranker(index, SearchOptions(k=10)).search(QUESTION) if r.article.id == NK_SEED)
+    assert "no preconditions" in seed.passage
+    assert results == []  # an empty-named source matches nothing
+
+
+def test_paraphrase_without_shared_keywords_found_semantically(index):
+    assert ids(index, PARAPHRASE, mode="semantic", k=2)[0] in NK
+
+
+def test_phrase_query_finds_it_lexically(index):
+    found = ids(index, '"no preconditions"', mode="lexical")
+    assert found and set(found) <= NK and NK_SAMPLE in found
+
+
+def test_whoosh_syntax_fields_and_boolean(index):
+    assert ids(index, "title:turtles", mode="lexical") == ["2022-05-19-sea-turtle-nesting-record.txt"]
+    with_iran = ids(index, "sanctions", mode="lexical", k=20)
+    without = ids(index, "sanctions NOT iran NOT tehran", mode="lexical", k=20)
+    assert "2021-12-03-iran-vienna-talks-stall.txt" in with_iran
+    assert "2021-12-03-iran-vienna-talks-stall.txt" not in without and without
+    both = set(ids(index, "sanctions AND bank", mode="lexical", k=50))
+    expected = {a.id for a in read_paths([SAMPLES]) if isinstance(a, Article)
+                and "sanction" in a.text.lower() + a.title.lower() and "bank" in a.text.lower() + a.title.lower()}
+    assert both == expected and "2022-03-02-eu-sanctions-russian-bank.txt" in both
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "semantic"])
+def test_filters_apply_to_every_mode(index, mode):
+    f = Filters.build(["harbor times"], "2022-01-01", None)
+    found = Ranker(index, SearchOptions(mode=mode, k=20, filters=f)).search("sanctions and interest rates")
+    assert found
+    assert all(r.article.source == "Harbor Times" and r.article.date >= "2022-01-01" for r in found)
+    until = Ranker(index, SearchOptions(mode=mode, k=20, filters=Filters.build(until="2021-12-31"))).search(QUESTION)
+    assert until and all(r.article.date <= "2021-12-31" for r in until)
+
+
+def test_batch_search_equals_single_searches(index):
+    ranker = Ranker(index, SearchOptions(k=3))
+    batch = ranker.search_many([QUESTION, "turtle nests"])
+    assert [r.article.id for r in batch[0]] == [r.article.id for r in ranker.search(QUESTION)]
+    assert batch[1][0].article.id == "2022-05-19-sea-turtle-nesting-record.txt"
+
+
+@pytest.mark.parametrize("query", ['"unbalanced quote', "(missiles OR sanctions", "talks)", "   "])
+def test_malformed_queries_raise_clear_errors(index, query):
+    with pytest.raises(QuerySyntaxError):
+        Ranker(index, SearchOptions(mode="lexical")).search(query)
+
+
+def test_convex_fusion_combines_both_sides(index):
+    found = ids(index, QUESTION, fusion="convex", k=3)
+    assert NK_SAMPLE in found
+    # The lexical favourite (preconditions in its headline) and the semantic one both make the top 3.
+    assert "2021-09-22-trade-talks-preconditions.txt" in found
