@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+
 app = typer.Typer(
     name="byline",
     help="Hybrid full-text and semantic search for news articles.\n\n"
@@ -26,29 +28,6 @@ app = typer.Typer(
 )
 index_app = typer.Typer(help="Add articles to an index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
-
-IndexOpt = Annotated[Optional[Path], typer.Option(
-    "--index", envvar="BYLINE_INDEX", show_envvar=True,
-    help="Index folder [default: ~/.local/share/byline/index].", show_default=False)]
-ModelOpt = Annotated[Optional[str], typer.Option(
-    "--model", envvar="BYLINE_MODEL", show_envvar=True,
-    help="A sentence-transformers model folder [default: the bundled all-MiniLM-L6-v2].", show_default=False)]
-
-
-class Failure(Exception):
-    """An error to report as `byline: error: ...` with exit status 2."""
-
-
-def fail(message: str) -> None:
-    typer.echo(f"byline: error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _index_dir(index: Path | None) -> Path:
-    from index.layout import default_index_dir
-
-    return index or default_index_dir()
-
 
 @index_app.command("add")
 def index_add(
@@ -91,7 +70,7 @@ def index_add(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    root = _index_dir(index)
+    root = index_dir(index)
     params = ChunkingParams(max_tokens=max_tokens, overlap_sentences=overlap)
 
     from rich.console import Console
@@ -145,7 +124,7 @@ def status(
     from index.manifest import IndexProblem
     from search.opened import OpenIndex
 
-    root = _index_dir(index)
+    root = index_dir(index)
     try:
         ix = OpenIndex(root)
     except IndexProblem as exc:
@@ -207,30 +186,22 @@ def search(
     """
     from index.manifest import IndexProblem
     from search import output
-    from search.filters import BadFilter, Filters
     from search.lexical import QuerySyntaxError
     from search.opened import OpenIndex
     from search.queries import QueryFileError, read_queries
-    from search.ranker import FUSIONS, MODES, Ranker, SearchOptions
+    from search.ranker import Ranker
 
     if (query is None) == (queries is None):
         fail("give a QUERY or --queries FILE (not both)")
-    if mode not in MODES:
-        fail(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
-    if fusion not in FUSIONS:
-        fail(f"unknown --fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
-    if fmt not in output.FORMATS:
-        fail(f"unknown --format {fmt!r}; choose one of {', '.join(output.FORMATS)}")
     try:
-        filters = Filters.build(source, since, until)
+        fmt = output_format(fmt)
+        options = search_options(mode, k, source, since, until, fusion)
         batch = read_queries(queries) if queries else [("1", query)]
-        ix = OpenIndex(_index_dir(index), model)
-        ranker = Ranker(ix, SearchOptions(mode=mode, k=k, filters=filters, fusion=fusion))
-        results = ranker.search_many([text for _, text in batch])
+        ix = OpenIndex(index_dir(index), model)
+        results = Ranker(ix, options).search_many([text for _, text in batch])
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
-    except (BadFilter, QueryFileError, IndexProblem) as exc:
+    except (ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
     answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
     output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)

@@ -1,0 +1,55 @@
+"""Pieces shared by the `byline` commands: common options and error reporting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+
+IndexOpt = Annotated[Optional[Path], typer.Option(
+    "--index", envvar="BYLINE_INDEX", show_envvar=True,
+    help="Index folder [default: ~/.local/share/byline/index].", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", envvar="BYLINE_MODEL", show_envvar=True,
+    help="A sentence-transformers model folder [default: the bundled all-MiniLM-L6-v2].", show_default=False)]
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"byline: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def index_dir(index: Path | None) -> Path:
+    from index.layout import default_index_dir
+
+    return index or default_index_dir()
+
+
+
+
+def search_options(mode: str, k: int, sources: list[str] | None, since: str | None, until: str | None,
+                   fusion: str):
+    """Validated SearchOptions from command-line values; raises ValueError with a clear message."""
+    from search.filters import Filters
+    from search.ranker import FUSIONS, MODES, SearchOptions
+
+    if mode not in MODES:
+        raise ValueError(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown --fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+    if k < 1:
+        raise ValueError("-k must be at least 1")
+    return SearchOptions(mode=mode, k=k, filters=Filters.build(sources, since, until), fusion=fusion)
+
+
+def output_format(fmt: str | None) -> str:
+    """The requested format, or table on a terminal and JSON when piped."""
+    import sys
+
+    from search.output import FORMATS
+
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
