@@ -1,4 +1,8 @@
-"""Where an index lives on disk and the files inside it."""
+"""Where an index lives on disk and the files inside it.
+
+An index folder holds `manifest.json` (which names the committed generation), the SQLite article
+store, and one `gen-NNNNNN/` folder per recent generation with its Whoosh and FAISS indexes.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +33,24 @@ class IndexPaths:
     def store(self) -> Path:
         return self.root / "articles.sqlite"
 
-    @property
-    def lexical(self) -> Path:
-        return self.root / "lexical"
+    def generation(self, number: int) -> Path:
+        """The folder of one committed (or being written) generation of the derived indexes."""
+        return self.root / f"gen-{number:06d}"
 
-    @property
-    def vectors(self) -> Path:
-        return self.root / "vectors.faiss"
+    def lexical(self, number: int) -> Path:
+        return self.generation(number) / "lexical"
+
+    def vectors(self, number: int) -> Path:
+        return self.generation(number) / "vectors.faiss"
+
+    def generations(self) -> list[int]:
+        """Numbers of the generation folders present on disk."""
+        out = []
+        for p in self.root.glob("gen-*"):
+            suffix = p.name[4:]
+            if suffix.isdigit():
+                out.append(int(suffix))
+        return sorted(out)
 
     @property
     def write_lock(self) -> Path:

@@ -23,6 +23,8 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+# One article is never this long; a bigger .txt/.md/.html file is a log or a dump, not news.
+MAX_ARTICLE_BYTES = 10 * 1024 * 1024
 
 # Field names tried, in order, for each article attribute of a JSON/JSONL/CSV record.
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -111,6 +113,11 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
         yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}")
         return
     try:
+        size = path.stat().st_size
+        if suffix not in RECORD_SUFFIXES and size > MAX_ARTICLE_BYTES:
+            yield Skipped(str(path), f"too large for one article ({size / 2**20:.1f} MB; the limit is "
+                                     f"{MAX_ARTICLE_BYTES // 2**20} MB)")
+            return
         raw = path.read_bytes()
     except OSError as exc:
         yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
@@ -131,7 +138,7 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
     if article is None:
         yield Skipped(str(path), "no article text found")
     else:
-        article.path = str(path)
+        article.path = os.path.abspath(path)
         yield article
 
 
@@ -333,7 +340,7 @@ def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap
             continue
         body = fields.get(record, "text")
         title = fields.get(record, "title")
-        if not body and not title:
+        if not body or not str(body).strip():
             yield Skipped(where, "record has no text field (text/body/content; map one with --field text=NAME)")
             continue
         record_id = fields.get(record, "id")
@@ -349,7 +356,7 @@ def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap
             source=_opt_str(fields.get(record, "source")),
             url=_opt_str(fields.get(record, "url")),
             author=_opt_str(author),
-            path=str(path),
+            path=os.path.abspath(path),
         )
     if count == 0 and suffix != ".jsonl":
         yield Skipped(str(path), "no articles in file")

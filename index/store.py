@@ -1,7 +1,11 @@
 """The article store: article metadata and text, chunks and their vectors, in SQLite.
 
 It is the source of truth of an index: the Whoosh and FAISS indexes can be rebuilt from it.
-A chunk's integer id is the same in all three places.
+A chunk's integer id is the same in all three places and is never reused.
+
+Rows are versioned by generation: a row is visible at generation g when
+`gen_added <= g < gen_removed`. A writer prepares generation g+1 while readers keep seeing g;
+the manifest names the committed generation, so a run killed half-way changes nothing visible.
 """
 
 from __future__ import annotations
@@ -15,18 +19,21 @@ from index.documents import Article, Chunk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, date TEXT, source TEXT,
-    url TEXT, author TEXT, path TEXT, hash TEXT NOT NULL
+    id TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, date TEXT, source TEXT,
+    url TEXT, author TEXT, path TEXT, hash TEXT NOT NULL,
+    gen_added INTEGER NOT NULL, gen_removed INTEGER
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL, vector BLOB
+    text TEXT NOT NULL, vector BLOB, gen_added INTEGER NOT NULL, gen_removed INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
 """
+_VISIBLE = "({t}gen_added <= {g} AND ({t}gen_removed IS NULL OR {t}gen_removed > {g}))"
 
 
 @dataclass
@@ -50,17 +57,21 @@ class StoredChunk:
 
 
 class ArticleStore:
-    """One SQLite database per index; writes happen inside explicit transactions."""
+    """One SQLite database per index, seen at one generation."""
 
-    def __init__(self, path: Path, readonly: bool = False):
+    def __init__(self, path: Path, generation: int, readonly: bool = False):
         self.path = path
+        self.generation = generation
         if readonly:
             self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         else:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(_SCHEMA)
+
+    def _visible(self, table: str = "") -> str:
+        return _VISIBLE.format(t=f"{table}." if table else "", g=int(self.generation))
 
     def close(self) -> None:
         self.db.close()
@@ -77,68 +88,83 @@ class ArticleStore:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
-    def reserve_chunk_ids(self, count: int) -> int:
-        """Reserve `count` fresh chunk ids and return the first; committed at once, so ids
-        handed to the other indexes are never reused even if this run dies."""
-        own_txn = not self.db.in_transaction
-        if own_txn:
-            self.begin()
+    def recover(self, committed: int, keep_from: int) -> None:
+        """Undo what uncommitted generations left behind and forget rows no kept generation sees.
+
+        `committed` is the manifest's generation; rows removed at or before `keep_from` are
+        invisible to every generation still on disk and are deleted for good.
+        """
+        for table in ("articles", "chunks"):
+            self.db.execute(f"DELETE FROM {table} WHERE gen_added > ?", (committed,))
+            self.db.execute(f"UPDATE {table} SET gen_removed = NULL WHERE gen_removed > ?", (committed,))
+            self.db.execute(f"DELETE FROM {table} WHERE gen_removed <= ?", (keep_from,))
+
+    def next_chunk_ids(self, count: int) -> int:
+        """Reserve `count` fresh chunk ids (never reused) and return the first."""
         row = self.db.execute("SELECT value FROM meta WHERE key='next_chunk_id'").fetchone()
-        first = int(row[0]) if row else 1
         top = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0]
-        first = max(first, top)
+        first = max(int(row[0]) if row else 1, top)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('next_chunk_id', ?)", (str(first + count),))
-        if own_txn:
-            self.commit()
         return first
 
     def put_article(self, article: Article, chunks: list[Chunk], content_hash: str) -> None:
+        g = self.generation
         self.db.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,NULL)",
             (article.id, article.title, article.text, article.date, article.source, article.url,
-             article.author, article.path, content_hash),
+             article.author, article.path, content_hash, g),
         )
         self.db.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?)",
-            [(c.id, c.article_id, c.ordinal, c.text, c.vector.tobytes() if c.vector is not None else None)
-             for c in chunks],
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,NULL)",
+            [(c.id, c.article_id, c.ordinal, c.text,
+              c.vector.tobytes() if c.vector is not None else None, g) for c in chunks],
         )
 
-    def delete_article(self, article_id: str) -> list[int]:
-        """Delete an article and its chunks; returns the deleted chunk ids."""
-        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE article_id=?", (article_id,))]
-        self.db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
-        self.db.execute("DELETE FROM articles WHERE id=?", (article_id,))
+    def remove_article(self, article_id: str) -> list[int]:
+        """Hide an article and its chunks from this generation on; returns the chunk ids."""
+        g = self.generation
+        ids = [r[0] for r in self.db.execute(
+            f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()}", (article_id,))]
+        for table, key in (("chunks", "article_id"), ("articles", "id")):
+            self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {key}=? AND {self._visible()}", (g, article_id))
         return ids
 
     # --- reading ---------------------------------------------------------------------------
 
     def article_hashes(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT id, hash FROM articles"))
+        return dict(self.db.execute(f"SELECT id, hash FROM articles WHERE {self._visible()}"))
+
+    def article_paths(self) -> dict[str, str | None]:
+        return dict(self.db.execute(f"SELECT id, path FROM articles WHERE {self._visible()}"))
 
     def counts(self) -> tuple[int, int]:
-        articles = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        articles = self.db.execute(f"SELECT COUNT(*) FROM articles WHERE {self._visible()}").fetchone()[0]
+        chunks = self.db.execute(f"SELECT COUNT(*) FROM chunks WHERE {self._visible()}").fetchone()[0]
         return articles, chunks
 
     def sources(self) -> list[tuple[str, int]]:
         return list(self.db.execute(
-            "SELECT source, COUNT(*) FROM articles WHERE source IS NOT NULL GROUP BY source ORDER BY 2 DESC"))
+            f"SELECT source, COUNT(*) FROM articles WHERE source IS NOT NULL AND {self._visible()} "
+            "GROUP BY source ORDER BY 2 DESC, 1"))
 
     def date_range(self) -> tuple[str | None, str | None]:
-        return tuple(self.db.execute("SELECT MIN(date), MAX(date) FROM articles").fetchone())
+        return tuple(self.db.execute(f"SELECT MIN(date), MAX(date) FROM articles WHERE {self._visible()}").fetchone())
+
+    def chunk_ids(self) -> set[int]:
+        return {r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE {self._visible()}")}
 
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         return {row[0]: StoredChunk(*row) for row in self._in_query(
-            "SELECT id, article_id, ordinal, text FROM chunks WHERE id IN ({})", list(ids))}
+            f"SELECT id, article_id, ordinal, text FROM chunks WHERE {self._visible()} AND id IN ({{}})", list(ids))}
 
     def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         return {row[0]: StoredArticle(*row) for row in self._in_query(
-            "SELECT id, title, date, source, url, path FROM articles WHERE id IN ({})", list(ids))}
+            f"SELECT id, title, date, source, url, path FROM articles WHERE {self._visible()} AND id IN ({{}})",
+            list(ids))}
 
     def chunk_ids_where(self, sources: list[str], since: str | None, until: str | None) -> list[int]:
         """Ids of the chunks whose article passes the filters."""
-        clauses, params = [], []
+        clauses, params = [self._visible("a"), self._visible("c")], []
         if sources:
             clauses.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(sources))})")
             params += sources
@@ -148,19 +174,21 @@ class ArticleStore:
         if until:
             clauses.append("a.date <= ?")
             params.append(until)
-        where = " AND ".join(clauses) or "1"
-        sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
+        sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(clauses)}"
         return [r[0] for r in self.db.execute(sql, params)]
 
-    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[list[int], list[bytes]]]:
-        """All chunk ids and vectors, in id order, a batch at a time (for rebuilding FAISS)."""
+    def iter_chunks_for_rebuild(self, batch: int = 2048) -> Iterator[list[tuple]]:
+        """Visible chunks with what both indexes need, in id order, a batch at a time:
+        (id, article_id, text, vector bytes, title, source, date)."""
         last = 0
         while True:
             rows = self.db.execute(
-                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+                f"SELECT c.id, c.article_id, c.text, c.vector, a.title, a.source, a.date FROM chunks c "
+                f"JOIN articles a ON a.id = c.article_id AND {self._visible('a')} "
+                f"WHERE {self._visible('c')} AND c.id > ? ORDER BY c.id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
-            yield [r[0] for r in rows], [r[1] for r in rows]
+            yield rows
             last = rows[-1][0]
 
     def _in_query(self, sql: str, values: list) -> Iterator[tuple]:

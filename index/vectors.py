@@ -43,10 +43,12 @@ def kind(ix) -> str:
     return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
 
 
-def load(path: Path, dimension: int):
+def load(path: Path, dimension: int, missing_ok: bool = False):
     faiss = _faiss()
     if not path.exists():
-        return new_index(dimension)
+        if missing_ok:
+            return new_index(dimension)
+        raise OSError(f"vector index {path} is missing")
     try:
         ix = faiss.read_index(str(path))
     except RuntimeError as exc:
@@ -54,6 +56,11 @@ def load(path: Path, dimension: int):
     if ix.d != dimension:
         raise OSError(f"vector index {path} has {ix.d} dimensions, the manifest says {dimension}")
     return ix
+
+
+def ids(ix) -> set[int]:
+    """The chunk ids held by the index."""
+    return set(_faiss().vector_to_array(ix.id_map).tolist())
 
 
 def save(ix, path: Path) -> None:
@@ -80,12 +87,16 @@ def remove(ix, ids: list[int]) -> bool:
     return True
 
 
+def from_bytes(blobs: list[bytes], dimension: int) -> np.ndarray:
+    """Stack stored vector blobs into a float32 matrix."""
+    return np.frombuffer(b"".join(blobs), dtype="float32").reshape(len(blobs), dimension)
+
+
 def rebuild(batches, dimension: int, total: int):
-    """Build a fresh index from (ids, vector bytes) batches, choosing flat or HNSW by `total`."""
+    """Build a fresh index from (ids, matrix) batches, choosing flat or HNSW by `total`."""
     ix = new_index(dimension, total)
-    for ids, blobs in batches:
-        vectors = np.frombuffer(b"".join(blobs), dtype="float32").reshape(len(ids), dimension)
-        add(ix, ids, vectors)
+    for ids, matrix in batches:
+        add(ix, ids, matrix)
     return ix
 
 

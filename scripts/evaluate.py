@@ -2,7 +2,8 @@
 
 For each SET (a folder name under ../shared/data/, or any folder path) holding `corpus.jsonl`,
 `queries.jsonl` and `qrels.tsv`, this script builds a byline index of the corpus once (cached in
-~/.cache/byline-eval/<set>-<max_tokens>-<overlap>/, reused when its manifest.json exists), runs
+~/.cache/byline-eval/<set>-<max_tokens>-<overlap>/, or under --cache DIR; reused when its
+manifest.json exists; the build time is kept beside it in <that folder>.build.json), runs
 every judged query through `search.ranker.Ranker` for each ranking variant, and scores the runs
 with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
 
@@ -122,12 +123,13 @@ def load_set(spec: str, split: str, limit: int | None) -> TestSet:
 
 # --- index -----------------------------------------------------------------------------------
 
-def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float:
-    """Index the corpus into `index_dir` unless already there; returns seconds spent building."""
+def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float | None:
+    """Index the corpus into `index_dir` unless already there; returns the seconds spent
+    building, or None when the cached index was reused."""
     paths = IndexPaths(index_dir)
     if paths.manifest.exists():
         log(f"reusing index {index_dir}")
-        return 0.0
+        return None
     log(f"building index {index_dir} from {folder / 'corpus.jsonl'}")
     started = last = time.perf_counter()
 
@@ -146,7 +148,28 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float:
     except IndexProblem as exc:
         sys.exit(f"evaluate: {exc} (delete the folder to rebuild)")
     log(f"indexed {report.articles} articles as {report.chunks} chunks in {report.seconds:.1f} s")
+    build_note(index_dir).write_text(json.dumps({"seconds": round(report.seconds, 1)}) + "\n")
     return report.seconds
+
+
+def build_note(index_dir: Path) -> Path:
+    """Beside the index (not in it): how long the build took, for reports of later runs."""
+    return index_dir.with_name(index_dir.name + ".build.json")
+
+
+def previous_build(index_dir: Path) -> float | None:
+    note = build_note(index_dir)
+    return json.loads(note.read_text())["seconds"] if note.is_file() else None
+
+
+def open_index(index_dir: Path) -> OpenIndex:
+    """Open the (cached) index, failing early and clearly if this byline cannot read it."""
+    try:
+        index = OpenIndex(index_dir)
+        index.lexical, index.vectors  # noqa: B018 - open both parts now, not mid-run
+    except IndexProblem as exc:
+        sys.exit(f"evaluate: cannot use the cached index: {exc}\n(delete {index_dir} to rebuild it)")
+    return index
 
 
 # --- variants and runs -----------------------------------------------------------------------
@@ -204,7 +227,7 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     index_dir = args.cache.expanduser() / f"{test.name}-{params.max_tokens}-{params.overlap_sentences}"
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
     build_seconds = build_index(test.folder, index_dir, params)
-    index = OpenIndex(index_dir)
+    index = open_index(index_dir)
     rows: list[Row] = []
     done: dict[SearchOptions, Row] = {}
     for variant in variants(args.variants):
@@ -222,8 +245,8 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         "set": test.name, "data": str(test.folder), "split": test.split,
         "queries_file": test.queries_file.name, "qrels_file": test.qrels_file.name,
         "queries": len(test.queries), "limit_queries": args.limit_queries,
-        "index": str(index_dir), "index_reused": build_seconds == 0.0,
-        "index_build_seconds": round(build_seconds, 1),
+        "index": str(index_dir), "index_reused": build_seconds is None,
+        "index_build_seconds": round(build_seconds, 1) if build_seconds is not None else previous_build(index_dir),
         "articles": index.manifest.articles, "chunks": index.manifest.chunks,
         "model": index.manifest.model_name, "chunking": index.manifest.chunking,
         "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
@@ -242,10 +265,13 @@ def print_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    build = "reused" if report["index_reused"] else f"built in {report['index_build_seconds']:.0f} s"
-    title = (f"{report['set']} ({report['split']}, {report['queries']} queries) - "
-             f"{report['articles']} articles, {report['chunks']} chunks, index {build}")
-    table = Table(title=title, caption=report["sanitizer"])
+    seconds = report["index_build_seconds"]
+    build = f"{seconds:.0f} s" if seconds is not None else "unknown"
+    console = Console(highlight=False)
+    console.print(f"[bold]{report['set']}[/bold] ({report['split']}, {report['queries']} queries): "
+                  f"{report['articles']} articles, {report['chunks']} chunks, chunking {report['chunking']}, "
+                  f"index build {build}{' (cached index reused)' if report['index_reused'] else ''}")
+    table = Table()
     table.add_column("variant")
     for label in MEASURES:
         table.add_column(label, justify="right")
@@ -253,7 +279,8 @@ def print_table(report: dict) -> None:
     for row in report["variants"]:
         secs = f"= {row['same_as']}" if row["same_as"] else f"{row['seconds']:.1f}"
         table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in MEASURES), secs)
-    Console().print(table)
+    console.print(table)
+    console.print(f"k={report['k']} articles per query; {report['sanitizer']}", style="dim")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,33 +26,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
-index_app = typer.Typer(help="Add articles to an index.", no_args_is_help=True)
+index_app = typer.Typer(help="Add, update and remove the articles of an index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
-@index_app.command("add")
-def index_add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).", show_default=False)],
-    index: IndexOpt = None,
-    model: ModelOpt = None,
-    field: Annotated[Optional[list[str]], typer.Option(
-        "--field", "-f", metavar="ATTR=NAME",
-        help="Map a JSON/CSV field to an article attribute (id, title, text, date, source, url, author).")] = None,
-    max_tokens: Annotated[int, typer.Option(help="Passage size in model tokens, title included (new indexes).")] = 200,
-    overlap: Annotated[int, typer.Option(help="Sentences shared by consecutive passages (new indexes).")] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or skipped-file lines.")] = False,
-) -> None:
-    """Index articles from files and folders: .txt .md .html .json .jsonl .csv.
-
-    Unchanged articles are skipped and changed ones re-indexed, so running it again on a
-    growing folder is cheap. Unreadable files are listed and skipped; the rest go on.
-
-    [bold]Examples[/bold]
-
-      byline index add ~/news
-
-      byline index add feed.jsonl --field text=story --field date=pub_time
-    """
+def _index_sources(paths: list[Path], index: Path | None, model: str | None, field: list[str] | None,
+                   max_tokens: int, overlap: int, as_json: bool, quiet: bool, sync: bool) -> None:
+    """`index add` and `index sync`: read sources with a progress bar, then print a summary."""
     from index.builder import Progress, add_paths
     from index.chunker import ChunkingParams
     from index.embedder import Embedder, ModelNotFound, resolve_model
@@ -90,24 +69,170 @@ def index_add(
 
     try:
         with bar:
-            report = add_paths(IndexPaths(root), paths, Embedder(info), fields, params, on_progress)
-    except IndexProblem as exc:
+            report = add_paths(IndexPaths(root), paths, Embedder(info), fields, params, on_progress, sync=sync)
+    except (IndexProblem, OSError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; the index is as it was before this run")
+    _summary(report, root, as_json)
+
+
+def _summary(report, root: Path, as_json: bool) -> None:
     summary = {
         "index": str(root), "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
-        "chunks": report.chunks, "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        "removed": report.removed, "chunks": report.chunks,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         "seconds": round(report.seconds, 2),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
+        return
+    skipped = f"; {len(report.skipped)} skipped" if report.skipped else ""
+    removed = f", {report.removed} removed" if report.removed else ""
+    typer.echo(
+        f"Indexed {report.articles} articles ({report.new} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged{removed}) as {report.chunks} chunks in {report.seconds:.1f} s{skipped}.\n"
+        f"Index: {root}", err=True)
+
+
+FieldOpt = Annotated[Optional[list[str]], typer.Option(
+    "--field", "-f", metavar="ATTR=NAME",
+    help="Map a JSON/CSV field to an article attribute (id, title, text, date, source, url, author).")]
+MaxTokensOpt = Annotated[int, typer.Option(help="Passage size in model tokens, title included (new indexes).")]
+OverlapOpt = Annotated[int, typer.Option(help="Sentences shared by consecutive passages (new indexes).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or skipped-file lines.")]
+
+
+@index_app.command("add")
+def index_add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).", show_default=False)],
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    field: FieldOpt = None,
+    max_tokens: MaxTokensOpt = 200,
+    overlap: OverlapOpt = 1,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Index articles from files and folders: .txt .md .html .json .jsonl .csv.
+
+    Unchanged articles are skipped and changed ones re-indexed, so running it again on a
+    growing folder is cheap. Unreadable files are listed and skipped; the rest go on.
+    Each run is atomic: interrupted, the index stays as it was.
+
+    [bold]Examples[/bold]
+
+      byline index add ~/news
+
+      byline index add feed.jsonl --field text=story --field date=pub_time
+    """
+    _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=False)
+
+
+@index_app.command("sync")
+def index_sync(
+    paths: Annotated[list[Path], typer.Argument(help="Folders (or files) the index should mirror.", show_default=False)],
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    field: FieldOpt = None,
+    max_tokens: MaxTokensOpt = 200,
+    overlap: OverlapOpt = 1,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Make the index match folders: add new articles, update changed ones, and remove
+    articles whose files under these folders are gone.
+
+    [bold]Example[/bold]
+
+      byline index sync ~/news
+    """
+    _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=True)
+
+
+@index_app.command("rm")
+def index_rm(
+    names: Annotated[list[str], typer.Argument(help="Article ids or file paths.", show_default=False)],
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove articles by id (as shown in results) or by the file they were read from.
+
+    [bold]Examples[/bold]
+
+      byline index rm 2022-01-14-north-korea-talks.txt
+
+      byline index rm ~/news/old/*.txt
+
+    Exit status: 0 when all were removed, 1 when some were not in the index, 2 on errors.
+    """
+    from index.builder import remove_articles
+    from index.embedder import Embedder, ModelNotFound, resolve_model
+    from index.layout import IndexPaths
+    from index.manifest import IndexProblem, load_manifest
+
+    root = index_dir(index)
+    try:
+        load_manifest(IndexPaths(root))
+        report, missing = remove_articles(IndexPaths(root), Embedder(resolve_model(model)), names)
+    except (IndexProblem, ModelNotFound, OSError) as exc:
+        fail(str(exc))
+    for name in missing:
+        typer.echo(f"byline: not in the index: {name}", err=True)
+    _summary(report, root, as_json)
+    raise typer.Exit(1 if missing else 0)
+
+
+@app.command()
+def doctor(
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Rebuild the Whoosh and FAISS indexes from the article store.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Check an index: the manifest, the article store and both indexes must agree.
+
+    --repair rebuilds the lexical and vector indexes from the stored articles.
+
+    [bold]Examples[/bold]
+
+      byline doctor
+
+      byline doctor --repair
+
+    Exit status: 0 when the index is healthy (or was repaired), 2 when it is not.
+    """
+    from index import doctor as checkup
+    from index.embedder import Embedder, ModelNotFound, resolve_model
+    from index.layout import IndexPaths
+    from index.manifest import IndexProblem
+
+    paths = IndexPaths(index_dir(index))
+    result = checkup.check(paths)
+    repaired = False
+    if repair and not result.healthy and result.repairable:
+        try:
+            checkup.repair(paths, Embedder(resolve_model(model)))
+        except (IndexProblem, ModelNotFound, OSError) as exc:
+            fail(f"repair failed: {exc}")
+        repaired = True
+        before, result = result, checkup.check(paths)
+        result.notes.insert(0, f"repaired: {'; '.join(before.problems)}")
+    if as_json:
+        typer.echo(json.dumps({"index": str(paths.root), "healthy": result.healthy, "repaired": repaired,
+                               "problems": result.problems, "notes": result.notes}, indent=2))
     else:
-        skipped = f"; {len(report.skipped)} skipped" if report.skipped else ""
-        typer.echo(
-            f"Indexed {report.articles} articles ({report.new} new, {report.changed} changed, "
-            f"{report.unchanged} unchanged) as {report.chunks} chunks in {report.seconds:.1f} s{skipped}.\n"
-            f"Index: {root}", err=True)
+        for note in result.notes:
+            typer.echo(f"note: {note}")
+        for problem in result.problems:
+            typer.echo(f"problem: {problem}")
+        if result.healthy:
+            typer.echo(f"{paths.root}: healthy")
+        elif result.repairable and not repair:
+            typer.echo("run `byline doctor --repair` to rebuild the indexes from the article store")
+    raise typer.Exit(0 if result.healthy else 2)
 
 
 @app.command()
@@ -206,6 +331,10 @@ def search(
     answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
     output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
+
+
+from search.saved_cli import saved_app  # noqa: E402  (registered after the core commands)
+app.add_typer(saved_app, name="saved")
 
 
 def main() -> None:

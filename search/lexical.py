@@ -14,6 +14,7 @@ from index.lexical import analyzer
 from search.filters import Filters
 
 SEARCH_FIELDS = ("title", "body")
+MAX_QUERY_CHARS = 2000
 
 
 class QuerySyntaxError(ValueError):
@@ -29,8 +30,7 @@ class BM25Params:
 
 def parse_query(text: str, schema) -> wq.Query:
     """Parse a user query; raise QuerySyntaxError for unbalanced quotes or parentheses."""
-    if not text.strip():
-        raise QuerySyntaxError("the query is empty")
+    check_length(text)
     if text.count('"') % 2:
         raise QuerySyntaxError('unbalanced double quote in query; close the phrase or remove the "')
     depth = 0
@@ -47,6 +47,14 @@ def parse_query(text: str, schema) -> wq.Query:
     except Exception as exc:  # Whoosh raises assorted errors on odd syntax
         raise QuerySyntaxError(f"cannot parse query: {exc}") from None
     return _lift_negations(parsed)
+
+
+def check_length(text: str) -> None:
+    """Refuse empty and overlong queries (any mode)."""
+    if not text.strip():
+        raise QuerySyntaxError("the query is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
 
 
 def _lift_negations(q: wq.Query) -> wq.Query:

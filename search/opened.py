@@ -20,22 +20,27 @@ class OpenIndex:
     def __init__(self, root: Path, model: str | os.PathLike | None = None):
         self.paths = IndexPaths(Path(root))
         self.manifest = load_manifest(self.paths)
-        if not self.paths.store.is_file():
-            raise IndexProblem(f"index {self.paths.root} has no article store ({self.paths.store.name})")
-        self.store = ArticleStore(self.paths.store, readonly=True)
+        if not self.paths.generation(self.manifest.generation).is_dir():
+            # A writer may have committed a newer generation and removed this one meanwhile.
+            self.manifest = load_manifest(self.paths)
+        self.generation = self.manifest.generation
+        if not self.paths.store.is_file() or not self.paths.generation(self.generation).is_dir():
+            raise IndexProblem(f"index {self.paths.root} is damaged: generation {self.generation} or its "
+                               "article store is missing; run: byline doctor --repair")
+        self.store = ArticleStore(self.paths.store, self.generation, readonly=True)
         self._model_spec = model
 
     @cached_property
     def lexical(self):
         try:
-            return lexical_index.open_existing(self.paths.lexical)
+            return lexical_index.open_existing(self.paths.lexical(self.generation))
         except Exception as exc:
-            raise IndexProblem(f"lexical index in {self.paths.lexical} cannot be opened: {exc}") from None
+            raise IndexProblem(f"lexical index in {self.paths.lexical(self.generation)} cannot be opened: {exc}") from None
 
     @cached_property
     def vectors(self):
         try:
-            return vectors.load(self.paths.vectors, self.manifest.dimension)
+            return vectors.load(self.paths.vectors(self.generation), self.manifest.dimension)
         except OSError as exc:
             raise IndexProblem(str(exc)) from None
 

@@ -81,6 +81,8 @@ class Ranker:
     def search_many(self, queries: list[str]) -> list[list[Result]]:
         """Rank several queries; the query embeddings are computed in one batch."""
         mode = self.options.mode
+        for q in queries:
+            lexical.check_length(q)
         parsed = [lexical.parse_query(q, self.index.lexical.schema) if mode != "semantic" else None
                   for q in queries]
         semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
