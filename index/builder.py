@@ -168,8 +168,7 @@ class IndexWriter:
     def _remove(self, article_id: str) -> None:
         ids = self.store.remove_article(article_id)
         self._whoosh().delete_by_term("article_id", article_id)
-        if not vectors.remove(self.vectors, ids):
-            self.needs_rebuild = True
+        vectors.remove(self.vectors, ids)  # HNSW keeps them as stale vectors; see index.vectors
 
     def _whoosh(self):
         if self.whoosh is None:
@@ -222,7 +221,7 @@ class IndexWriter:
             self.whoosh.commit()
             self.whoosh = None
         articles, chunk_count = self.store.counts()
-        if self.needs_rebuild or vectors.kind(self.vectors) != vectors.kind_for(chunk_count):
+        if self.needs_rebuild or vectors.needs_rebuild(self.vectors, chunk_count):
             self.vectors = rebuild_vectors(self.store, self.manifest.dimension, chunk_count)
         vectors.save(self.vectors, self.paths.vectors(self.generation))
         _fsync_tree(self.paths.generation(self.generation))

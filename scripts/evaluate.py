@@ -166,7 +166,7 @@ def open_index(index_dir: Path) -> OpenIndex:
     """Open the (cached) index, failing early and clearly if this byline cannot read it."""
     try:
         index = OpenIndex(index_dir)
-        index.lexical, index.vectors  # noqa: B018 - open both parts now, not mid-run
+        _ = index.lexical, index.vectors  # open both parts now rather than mid-run
     except IndexProblem as exc:
         sys.exit(f"evaluate: cannot use the cached index: {exc}\n(delete {index_dir} to rebuild it)")
     return index
@@ -208,8 +208,9 @@ class Row:
 
 
 def evaluate(index: OpenIndex, test: TestSet, variant: Variant) -> Row:
-    ids = list(test.queries)
-    texts = [sanitize(test.queries[q]) for q in ids]
+    clean = {qid: sanitize(text) for qid, text in test.queries.items()}
+    ids = [qid for qid, text in clean.items() if text]  # a query left empty finds nothing: scores 0
+    texts = [clean[qid] for qid in ids]
     started = time.perf_counter()
     answers = Ranker(index, variant.options).search_many(texts)
     seconds = time.perf_counter() - started
@@ -268,9 +269,11 @@ def print_table(report: dict) -> None:
     seconds = report["index_build_seconds"]
     build = f"{seconds:.0f} s" if seconds is not None else "unknown"
     console = Console(highlight=False)
-    console.print(f"[bold]{report['set']}[/bold] ({report['split']}, {report['queries']} queries): "
-                  f"{report['articles']} articles, {report['chunks']} chunks, chunking {report['chunking']}, "
-                  f"index build {build}{' (cached index reused)' if report['index_reused'] else ''}")
+    chunking = report["chunking"]
+    console.print(f"[bold]{report['set']}[/bold] ({report['split']} split, {report['queries']} queries): "
+                  f"index built in {build}{' (cached)' if report['index_reused'] else ''}\n"
+                  f"{report['articles']} articles, {report['chunks']} chunks of <= {chunking['max_tokens']} "
+                  f"tokens, overlap {chunking['overlap_sentences']} sentence(s)")
     table = Table()
     table.add_column("variant")
     for label in MEASURES:

@@ -45,6 +45,15 @@ class Result:
 
 
 @dataclass
+class Candidates:
+    """One query's chunk hits from each retriever, and its analysed words for highlighting."""
+
+    lexical: list[tuple[int, float]]
+    semantic: list[tuple[int, float]]
+    terms: set[str]
+
+
+@dataclass
 class _Side:
     """One retriever's answer: chunk hits and the article ranking made from them."""
 
@@ -80,6 +89,11 @@ class Ranker:
 
     def search_many(self, queries: list[str]) -> list[list[Result]]:
         """Rank several queries; the query embeddings are computed in one batch."""
+        return [self.rank(c) for c in self.retrieve(queries)]
+
+    def retrieve(self, queries: list[str]) -> list[Candidates]:
+        """Both retrievers' chunk hits for each query (what `rank` fuses); computing them once
+        lets an evaluation try many fusion settings cheaply."""
         mode = self.options.mode
         for q in queries:
             lexical.check_length(q)
@@ -93,11 +107,16 @@ class Ranker:
         for query, q, vec_hits in zip(queries, parsed, semantic_hits):
             lex_hits = lexical.search_chunks(self._searcher, q, self.options.depth, self.options.filters) if q else []
             terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
-            out.append(self._rank(lex_hits, vec_hits, terms))
+            out.append(Candidates(lex_hits, vec_hits, terms))
         return out
 
-    def _rank(self, lex_hits, vec_hits, terms: set[str]) -> list[Result]:
-        o = self.options
+    def rank(self, candidates: Candidates, options: SearchOptions | None = None) -> list[Result]:
+        """Aggregate and fuse one query's candidates into ranked articles.
+
+        `options` may override the ranking settings (mode, k, fusion, rrf_k, semantic_weight,
+        decay); retrieval settings (depth, filters, bm25) were fixed by `retrieve`."""
+        o = options or self.options
+        lex_hits, vec_hits, terms = candidates.lexical, candidates.semantic, candidates.terms
         chunk_rows = self.index.store.chunks({cid for cid, _ in lex_hits} | {cid for cid, _ in vec_hits})
         owner = {cid: row.article_id for cid, row in chunk_rows.items()}
         lex = _Side(lex_hits, aggregate.to_articles(lex_hits, owner, o.decay))
@@ -110,8 +129,8 @@ class Ranker:
             scored = [(a.article_id, a.score) for a in vec.articles]
             best = {a.article_id: a.best_chunk for a in vec.articles}
         else:
-            scored = fusion.ranked(self._fuse(lex, vec))
-            best = self._best_chunks(lex, vec, owner)
+            scored = fusion.ranked(_fuse(lex, vec, o))
+            best = _best_chunks(lex, vec, owner, o.rrf_k)
 
         top = scored[: o.k]
         meta = self.index.store.articles(a for a, _ in top)
@@ -129,22 +148,23 @@ class Ranker:
             ))
         return results
 
-    def _fuse(self, lex: _Side, vec: _Side) -> dict[str, float]:
-        o = self.options
-        rankings = [[(a.article_id, a.score) for a in side.articles] for side in (lex, vec)]
-        weights = [1.0 - o.semantic_weight, o.semantic_weight]
-        if o.fusion == "rrf":
-            return fusion.rrf(rankings, k=o.rrf_k, weights=[2 * w for w in weights])
-        return fusion.convex(rankings, weights)
 
-    def _best_chunks(self, lex: _Side, vec: _Side, owner: dict[int, str]) -> dict[str, int]:
-        """The passage to show: the article's chunk ranked best by both retrievers together."""
-        fused = fusion.rrf([[(str(c), s) for c, s in lex.chunks], [(str(c), s) for c, s in vec.chunks]],
-                           k=self.options.rrf_k)
-        best: dict[str, tuple[float, int]] = {}
-        for cid_text, score in fused.items():
-            cid = int(cid_text)
-            article_id = owner.get(cid)
-            if article_id is not None and score > best.get(article_id, (-1.0, 0))[0]:
-                best[article_id] = (score, cid)
-        return {a: cid for a, (_, cid) in best.items()}
+
+def _fuse(lex: _Side, vec: _Side, o: SearchOptions) -> dict[str, float]:
+    rankings = [[(a.article_id, a.score) for a in side.articles] for side in (lex, vec)]
+    weights = [1.0 - o.semantic_weight, o.semantic_weight]
+    if o.fusion == "rrf":
+        return fusion.rrf(rankings, k=o.rrf_k, weights=[2 * w for w in weights])
+    return fusion.convex(rankings, weights)
+
+
+def _best_chunks(lex: _Side, vec: _Side, owner: dict[int, str], rrf_k: float) -> dict[str, int]:
+    """The passage to show: the article's chunk ranked best by both retrievers together."""
+    fused = fusion.rrf([[(str(c), s) for c, s in lex.chunks], [(str(c), s) for c, s in vec.chunks]], k=rrf_k)
+    best: dict[str, tuple[float, int]] = {}
+    for cid_text, score in fused.items():
+        cid = int(cid_text)
+        article_id = owner.get(cid)
+        if article_id is not None and score > best.get(article_id, (-1.0, 0))[0]:
+            best[article_id] = (score, cid)
+    return {a: cid for a, (_, cid) in best.items()}

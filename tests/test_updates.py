@@ -217,3 +217,36 @@ def test_unreadable_file_is_skipped(tmp_path):
     path.chmod(0)
     [skipped] = list(read_paths([tmp_path]))
     assert "cannot read" in skipped.reason
+
+
+def test_hnsw_index_past_the_threshold_handles_removals(runner, tmp_path, monkeypatch):
+    """Past the threshold the vectors go into HNSW, which cannot delete: removed passages stay
+    as stale vectors that searches drop, until they pass MAX_STALE and the index is rebuilt."""
+    from index import vectors
+
+    monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 10)
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLES, docs)
+    ix = tmp_path / "ix"
+    run(runner, "index", "add", docs, "--index", ix)
+    status = json.loads(run(runner, "status", "--index", ix, "--json").stdout)
+    assert status["vector_index"] == "hnsw"
+    assert run(runner, "search", QUESTION, "--index", ix, "-m", "semantic", "-o", "ids").stdout.split()[0] == NK_SAMPLE
+
+    assert run(runner, "index", "rm", NK_SAMPLE, "--index", ix).exit_code == 0
+    found = run(runner, "search", QUESTION, "--index", ix, "-m", "semantic", "-o", "ids", "-k", "50").stdout.split()
+    assert NK_SAMPLE not in found and found
+    checkup = check(IndexPaths(ix))
+    assert checkup.healthy and any("stale vectors" in n for n in checkup.notes)
+
+    removed_chunks = 0
+    for path in sorted(docs.glob("202[13]-*"))[:8]:
+        before = json.loads(run(runner, "status", "--index", ix, "--json").stdout)["chunks"]
+        run(runner, "index", "rm", path, "--index", ix)
+        removed_chunks += before - json.loads(run(runner, "status", "--index", ix, "--json").stdout)["chunks"]
+    manifest = json.loads((ix / "manifest.json").read_text())
+    stored = vectors.load(IndexPaths(ix).vectors(manifest["generation"]), 384)
+    # Rebuilt whenever stale vectors passed MAX_STALE, so far fewer remain than were removed.
+    assert manifest["chunks"] <= stored.ntotal <= manifest["chunks"] * (1 + vectors.MAX_STALE)
+    assert stored.ntotal < manifest["chunks"] + removed_chunks
+    assert check(IndexPaths(ix)).healthy
