@@ -21,7 +21,8 @@ Reproduce (from the repository root):
     .venv/bin/python scripts/evaluate.py nfcorpus --split test --variants default
     .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all
 
-Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE).
+Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE),
+with the embedding backend that encoded the queries (byline picks onnx or torch; $BYLINE_BACKEND).
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         "index_build_seconds": round(build_seconds, 1) if build_seconds is not None else previous_build(index_dir),
         "articles": index.manifest.articles, "chunks": index.manifest.chunks,
         "model": index.manifest.model_name, "chunking": index.manifest.chunking,
+        "embedding_backend": getattr(index.embedder, "backend", None),  # of the queries (onnx/torch)
         "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
         "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "variants": [asdict(r) for r in rows],

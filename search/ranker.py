@@ -25,8 +25,8 @@ class SearchOptions:
     k: int = 10
     filters: Filters = field(default_factory=Filters)
     fusion: str = "rrf"
-    rrf_k: float = 60.0
-    semantic_weight: float = 0.5  # share of the semantic side, both fusions
+    rrf_k: float = 10.0
+    semantic_weight: float = 0.6  # share of the semantic side, both fusions
     depth: int = 100  # chunks fetched from each retriever
     decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
     bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)
@@ -39,9 +39,14 @@ class Result:
     article: StoredArticle
     passage: str
     chunk_id: int
-    highlights: list[tuple[int, int]]
+    terms: set[str] = field(default_factory=set, repr=False)
     lexical_rank: int | None = None
     semantic_rank: int | None = None
+
+    @property
+    def highlights(self) -> list[tuple[int, int]]:
+        """Character spans of the query's words in the passage (computed when shown)."""
+        return highlight.spans(self.passage, self.terms)
 
 
 @dataclass
@@ -143,7 +148,7 @@ class Ranker:
             passage = chunk_rows[chunk_id].text
             results.append(Result(
                 rank=len(results) + 1, score=float(score), article=meta[article_id], passage=passage,
-                chunk_id=chunk_id, highlights=highlight.spans(passage, terms),
+                chunk_id=chunk_id, terms=terms,
                 lexical_rank=lex_rank.get(article_id), semantic_rank=vec_rank.get(article_id),
             ))
         return results

@@ -1,0 +1,177 @@
+"""Benchmark byline on this machine: ingest speed and memory, warm and cold query latency.
+
+    .venv/bin/python scripts/bench.py                      # the 2,225 BBC articles
+    .venv/bin/python scripts/bench.py --synthetic 100000   # plus a synthetic archive of that size
+
+Ingest runs the real `byline index add` in a subprocess (time, articles/s, chunks/s, peak RSS,
+index size). Warm latency runs 200 queries per mode in one process (p50/p95). Cold latency
+times whole `byline` commands from a fresh process, as a person at a shell sees them. The
+synthetic set recombines BBC paragraphs into new articles. Prints a table and writes
+runs/bench-<set>.json; docs/performance.md keeps the latest figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+BYLINE = str(Path(sys.executable).with_name("byline"))
+sys.path.insert(0, str(ROOT))
+
+
+def ingest(corpus: Path, index: Path) -> dict:
+    """Index a JSONL corpus with the real command; figures from the child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run([BYLINE, "index", "add", str(corpus), "--index", str(index), "--json", "-q"],
+                         check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(out.stdout)
+    articles = report["new"] + report["changed"]
+    size = sum(p.stat().st_size for p in index.rglob("*") if p.is_file())
+    return {"articles": articles, "chunks": report["chunks"], "seconds": round(seconds, 1),
+            "articles_per_s": round(articles / seconds, 1), "chunks_per_s": round(report["chunks"] / seconds, 1),
+            "peak_rss_mb": round(after.ru_maxrss / 1024, 0), "cpu_seconds": round(
+                after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+            "index_mb": round(size / 1e6, 1)}
+
+
+def reingest(corpus: Path, index: Path) -> float:
+    """Time a second `index add` of the same corpus (nothing changed)."""
+    started = time.perf_counter()
+    subprocess.run([BYLINE, "index", "add", str(corpus), "--index", str(index), "-q"], check=True,
+                   capture_output=True)
+    return round(time.perf_counter() - started, 2)
+
+
+def bench_queries(corpus: Path, n: int = 200) -> list[str]:
+    """Natural questions from bbc_qa_dev, then article headlines turned into keyword queries."""
+    queries = []
+    qa = DATA / "bbc_qa_dev" / "queries.jsonl"
+    if qa.exists():
+        queries += [json.loads(line)["text"] for line in qa.read_text().splitlines() if line.strip()]
+    rng = random.Random(0)
+    titles = [json.loads(line)["title"] for line in corpus.read_text().splitlines()[:5000] if line.strip()]
+    while len(queries) < n:
+        queries.append(rng.choice(titles).replace('"', ""))
+    return queries[:n]
+
+
+def warm_latency(index: Path, queries: list[str]) -> dict:
+    """p50/p95 in milliseconds per mode, one query at a time in one warm process."""
+    from search.opened import OpenIndex
+    from search.ranker import Ranker, SearchOptions
+
+    ix = OpenIndex(index)
+    figures = {}
+    for mode in ("lexical", "semantic", "hybrid"):
+        ranker = Ranker(ix, SearchOptions(mode=mode))
+        ranker.search(queries[0])  # load the model and open the indexes
+        times = []
+        for q in queries:
+            started = time.perf_counter()
+            ranker.search(q)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        figures[mode] = {"p50_ms": round(statistics.median(times), 1),
+                         "p95_ms": round(times[int(len(times) * 0.95) - 1], 1)}
+    return figures
+
+
+def cold(args: list[str], runs: int = 5) -> float:
+    """Median wall time of a whole command, in seconds."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(args, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times), 2)
+
+
+def synthesize(source: Path, target: Path, count: int) -> None:
+    """Write `count` articles made of paragraphs drawn from the source corpus."""
+    rng = random.Random(42)
+    docs = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
+    paragraphs = [p for d in docs for p in d["text"].split("\n\n") if len(p) > 80]
+    with target.open("w") as fh:
+        for i in range(count):
+            base = rng.choice(docs)
+            body = "\n\n".join(rng.sample(paragraphs, rng.randint(3, 8)))
+            fh.write(json.dumps({"id": f"syn-{i:06d}", "title": base["title"], "text": body,
+                                 "date": f"20{rng.randint(10, 25)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                                 "source": rng.choice(["Wire A", "Wire B", "Wire C"])}) + "\n")
+
+
+def run_set(name: str, corpus: Path, workdir: Path) -> dict:
+    index = workdir / f"{name}-index"
+    shutil.rmtree(index, ignore_errors=True)
+    print(f"[{name}] indexing {corpus} ...", file=sys.stderr, flush=True)
+    result = {"set": name, "ingest": ingest(corpus, index)}
+    result["ingest"]["unchanged_rerun_seconds"] = reingest(corpus, index)
+    queries = bench_queries(corpus)
+    print(f"[{name}] warm queries ...", file=sys.stderr, flush=True)
+    result["warm"] = warm_latency(index, queries)
+    env_index = ["--index", str(index)]
+    q = "who proposed talks without preconditions"
+    result["cold_seconds"] = {
+        "byline --help": cold([BYLINE, "--help"]),
+        "search --mode lexical": cold([BYLINE, "search", q, "--mode", "lexical", "-o", "ids", *env_index]),
+        "search (hybrid)": cold([BYLINE, "search", q, "-o", "ids", *env_index]),
+    }
+    return result
+
+
+def print_table(result: dict) -> None:
+    i, w, c = result["ingest"], result["warm"], result["cold_seconds"]
+    print(f"\n{result['set']}: {i['articles']} articles, {i['chunks']} chunks")
+    print(f"  ingest   {i['seconds']} s  ({i['articles_per_s']} articles/s, {i['chunks_per_s']} chunks/s), "
+          f"peak RSS {i['peak_rss_mb']:.0f} MB, index {i['index_mb']} MB, unchanged re-run {i['unchanged_rerun_seconds']} s")
+    for mode, f in w.items():
+        print(f"  warm {mode:9s} p50 {f['p50_ms']:7.1f} ms   p95 {f['p95_ms']:7.1f} ms")
+    for what, seconds in c.items():
+        print(f"  cold {what:22s} {seconds:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic", type=int, default=0, help="also bench a synthetic archive of N articles")
+    parser.add_argument("--skip-bbc", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: a temp dir)")
+    args = parser.parse_args()
+    bbc = DATA / "bbc_news" / "corpus.jsonl"
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="byline-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+               "backend": os.environ.get("BYLINE_BACKEND", "default"),
+               "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    results = []
+    if not args.skip_bbc:
+        results.append(run_set("bbc_news", bbc, workdir))
+    if args.synthetic:
+        corpus = workdir / f"synthetic-{args.synthetic}.jsonl"
+        synthesize(bbc, corpus, args.synthetic)
+        results.append(run_set(f"synthetic-{args.synthetic}", corpus, workdir))
+    (ROOT / "runs").mkdir(exist_ok=True)
+    for result in results:
+        print_table(result)
+        out = ROOT / "runs" / f"bench-{result['set']}.json"
+        out.write_text(json.dumps({"machine": machine, **result}, indent=2) + "\n")
+        print(f"  -> {out}")
+
+
+if __name__ == "__main__":
+    main()
