@@ -81,9 +81,18 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
         manifest = load_manifest(paths)
         manifest.check_model(model.name, model.dimension)
         return manifest
-    if paths.root.exists() and any(p for p in paths.root.iterdir() if p.name != "write.lock"):
-        raise IndexProblem(f"{paths.root} exists and is not a byline index; choose an empty or new folder")
+    if paths.root.exists():
+        entries = [p for p in paths.root.iterdir() if p.name != "write.lock"]
+        if any(not _left_by_first_run(p) for p in entries):
+            raise IndexProblem(f"{paths.root} exists and is not a byline index; choose an empty or new folder")
+        for p in entries:  # an interrupted first run: nothing was committed, start afresh
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     return Manifest(model_name=model.name, dimension=model.dimension, chunking=params.as_dict())
+
+
+def _left_by_first_run(p: Path) -> bool:
+    """Files an interrupted first run of a new index can leave before its manifest exists."""
+    return p.name.startswith("articles.sqlite") or (p.is_dir() and p.name.startswith("gen-"))
 
 
 @contextmanager

@@ -67,6 +67,9 @@ def load_manifest(paths: IndexPaths) -> Manifest:
             f"index {paths.root} has format version {version!r}; this byline reads version "
             f"{FORMAT_VERSION}. Rebuild it with: byline index add --index NEWDIR PATH"
         )
+    if "generation" not in data:
+        raise IndexProblem(f"index {paths.root} was written by an earlier development build of byline; "
+                           "rebuild it with: byline index add --index NEWDIR PATH")
     try:
         return Manifest(**{k: v for k, v in data.items() if k in Manifest.__dataclass_fields__})
     except TypeError as exc:

@@ -181,22 +181,31 @@ class Variant:
     options: SearchOptions
 
 
+def fusion_name(o: SearchOptions) -> str:
+    """Hybrid settings as shown, from the options themselves (the defaults may change)."""
+    if o.fusion == "rrf":
+        return f"hybrid rrf k={o.rrf_k:g} w={o.semantic_weight:g}"
+    return f"hybrid {o.fusion} w={o.semantic_weight:g}"
+
+
 def variants(which: str) -> list[Variant]:
+    """The default-options run of each mode, and with `all` the tuning grid around it."""
     base = SearchOptions(k=K, depth=DEPTH)
-    out = [Variant(mode, replace(base, mode=mode)) for mode in ("lexical", "semantic", "hybrid")]
+    hybrid = replace(base, mode="hybrid")
+    out = [Variant(mode, replace(base, mode=mode)) for mode in ("lexical", "semantic")]
+    out.append(Variant(fusion_name(hybrid), hybrid))
     if which == "default":
         return out
-    hybrid = replace(base, mode="hybrid")
-    out += [Variant(f"hybrid rrf k={k} w=0.5", replace(hybrid, rrf_k=k)) for k in (10, 30, 60, 100)]
-    out += [Variant(f"hybrid rrf k=60 w={w}", replace(hybrid, semantic_weight=w)) for w in (0.3, 0.5, 0.7)]
-    out += [Variant(f"hybrid convex w={w}", replace(hybrid, fusion="convex", semantic_weight=w))
-            for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+    grid = [replace(hybrid, fusion="rrf", rrf_k=k) for k in (10, 30, 60, 100)]
+    grid += [replace(hybrid, fusion="rrf", semantic_weight=w) for w in (0.3, 0.5, 0.7)]
+    grid += [replace(hybrid, fusion="convex", semantic_weight=w) for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+    out += [Variant(fusion_name(o), o) for o in grid]
     out += [Variant(f"{mode} decay={d}", replace(base, mode=mode, decay=d))
             for mode in ("lexical", "semantic", "hybrid") for d in (0.0, 0.3, 0.5)]
     out += [Variant(f"lexical bm25 k1={k1} b={b}", replace(base, mode="lexical", bm25=BM25Params(k1, b, title_b=b)))
             for k1 in (0.9, 1.2, 1.5) for b in (0.4, 0.75, 0.9)]
     out += [Variant(f"hybrid depth={d}", replace(hybrid, depth=d)) for d in (50, 100, 300)]
-    return out
+    return list({v.name: v for v in reversed(out)}.values())[::-1]  # one row per name, first kept
 
 
 @dataclass
@@ -208,19 +217,27 @@ class Row:
     same_as: str | None = None
 
 
-def evaluate(index: OpenIndex, test: TestSet, variant: Variant) -> Row:
+def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> Row:
+    """Score one variant. Both retrievers' candidates are computed once per retrieval setting
+    (depth, BM25 parameters) and shared by every fusion and aggregation variant over them."""
     clean = {qid: sanitize(text) for qid, text in test.queries.items()}
     ids = [qid for qid, text in clean.items() if text]  # a query left empty finds nothing: scores 0
     texts = [clean[qid] for qid in ids]
+    o = variant.options
     started = time.perf_counter()
-    answers = Ranker(index, variant.options).search_many(texts)
+    retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0)
+    if retrieval not in cache:
+        ranker = Ranker(index, retrieval)
+        cache[retrieval] = (ranker, ranker.retrieve(texts))
+    ranker, candidates = cache[retrieval]
+    answers = [ranker.rank(c, o) for c in candidates]
     seconds = time.perf_counter() - started
     # Scores from ranks keep byline's order (and its tie-breaks) in the evaluation tools.
     run = {qid: {r.article.id: 1.0 / r.rank for r in results} for qid, results in zip(ids, answers)}
     # ir_measures scores a judged query missing from the run as 0, as it should.
     scores = ir_measures.calc_aggregate(list(MEASURES.values()), test.qrels, run)
     metrics = {label: float(scores[m]) for label, m in MEASURES.items()}
-    return Row(variant.name, asdict(variant.options), metrics, seconds)
+    return Row(variant.name, asdict(o), metrics, seconds)
 
 
 def run_set(spec: str, args: argparse.Namespace) -> dict:
@@ -232,12 +249,13 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     index = open_index(index_dir)
     rows: list[Row] = []
     done: dict[SearchOptions, Row] = {}
+    candidates: dict = {}
     for variant in variants(args.variants):
-        if variant.options in done:  # e.g. "hybrid rrf k=60 w=0.5" is the default hybrid
+        if variant.options in done:  # e.g. the grid point equal to the default hybrid
             first = done[variant.options]
             rows.append(Row(variant.name, first.options, first.metrics, 0.0, same_as=first.name))
             continue
-        row = evaluate(index, test, variant)
+        row = evaluate(index, test, variant, candidates)
         done[variant.options] = row
         rows.append(row)
         log(f"  {row.name:<28} " + "  ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
@@ -282,10 +300,11 @@ def print_table(report: dict) -> None:
         table.add_column(label, justify="right")
     table.add_column("seconds", justify="right")
     for row in report["variants"]:
-        secs = f"= {row['same_as']}" if row["same_as"] else f"{row['seconds']:.1f}"
+        secs = "same" if row["same_as"] else f"{row['seconds']:.1f}"
         table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in MEASURES), secs)
     console.print(table)
-    console.print(f"k={report['k']} articles per query; {report['sanitizer']}", style="dim")
+    console.print(f"k={report['k']} articles per query; {report['sanitizer']}; \"same\": the options of "
+                  "an earlier row, not rerun", style="dim")
 
 
 def main(argv: list[str] | None = None) -> None:

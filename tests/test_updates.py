@@ -250,3 +250,25 @@ def test_hnsw_index_past_the_threshold_handles_removals(runner, tmp_path, monkey
     assert manifest["chunks"] <= stored.ntotal <= manifest["chunks"] * (1 + vectors.MAX_STALE)
     assert stored.ntotal < manifest["chunks"] + removed_chunks
     assert check(IndexPaths(ix)).healthy
+
+
+def test_interrupted_first_run_leaves_a_folder_that_can_be_indexed(index_copy, tmp_path):
+    """Killed before its first commit, a new index has no manifest; the next run starts afresh."""
+    new = tmp_path / "new-index"
+    proc = subprocess.Popen([BYLINE, "index", "add", str(SAMPLES), "--index", str(new), "-q"])
+    deadline = time.perf_counter() + 120
+    while not (new / "articles.sqlite").exists() and time.perf_counter() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (new / "manifest.json").exists()
+    done = subprocess.run([BYLINE, "index", "add", str(SAMPLES), "--index", str(new), "-q"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert check(IndexPaths(new)).healthy
+    (tmp_path / "stranger").mkdir()
+    (tmp_path / "stranger" / "notes.txt").write_text("mine")
+    refused = subprocess.run([BYLINE, "index", "add", str(SAMPLES), "--index", str(tmp_path / "stranger")],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "not a byline index" in refused.stderr
+    assert (tmp_path / "stranger" / "notes.txt").read_text() == "mine"
