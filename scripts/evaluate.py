@@ -83,13 +83,27 @@ class TestSet:
     qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
 
 
+# Query sets that search another set's corpus.
+CORPUS_OF = {"bbc_qa_dev": "bbc_news"}
+
+
 def locate(spec: str) -> Path:
     folder = Path(spec).expanduser()
-    if not (folder / "corpus.jsonl").is_file():
+    if not (folder / "queries.jsonl").is_file():
         folder = DATA / spec
-    if not (folder / "corpus.jsonl").is_file():
-        sys.exit(f"evaluate: no corpus.jsonl in {spec!r} or {folder}")
+    if not (folder / "queries.jsonl").is_file():
+        sys.exit(f"evaluate: no queries.jsonl in {spec!r} or {folder}")
     return folder.resolve()
+
+
+def corpus_folder(folder: Path) -> Path:
+    """Where the set's corpus.jsonl is: its own folder, or the one CORPUS_OF names."""
+    if (folder / "corpus.jsonl").is_file():
+        return folder
+    other = folder.parent / CORPUS_OF.get(folder.name, "")
+    if (other / "corpus.jsonl").is_file():
+        return other
+    sys.exit(f"evaluate: no corpus.jsonl for {folder}")
 
 
 def split_files(folder: Path, split: str) -> tuple[Path, Path]:
@@ -136,7 +150,8 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float 
 
     def articles() -> Iterator[Article]:
         for doc in read_jsonl(folder / "corpus.jsonl"):
-            yield Article(id=str(doc["_id"]), title=doc.get("title") or "", text=doc.get("text") or "")
+            yield Article(id=str(doc["_id"]), title=doc.get("title") or "", text=doc.get("text") or "",
+                          date=doc.get("date"), source=doc.get("source"))
 
     def on_progress(p: Progress) -> None:
         nonlocal last
@@ -243,9 +258,10 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
 def run_set(spec: str, args: argparse.Namespace) -> dict:
     test = load_set(spec, args.split, args.limit_queries)
     params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
-    index_dir = args.cache.expanduser() / f"{test.name}-{params.max_tokens}-{params.overlap_sentences}"
+    corpus = corpus_folder(test.folder)
+    index_dir = args.cache.expanduser() / f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}"
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
-    build_seconds = build_index(test.folder, index_dir, params)
+    build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
     rows: list[Row] = []
     done: dict[SearchOptions, Row] = {}
