@@ -144,8 +144,13 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
 
 def decode(raw: bytes) -> str:
     """Decode file bytes as UTF-8 (BOM allowed), else Windows-1252; refuse empty and binary files."""
-    if not raw.strip():
+    text = _decode(raw) if raw.strip() else ""
+    if not text.strip():
         raise UnreadableFile("empty file")
+    return text
+
+
+def _decode(raw: bytes) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")

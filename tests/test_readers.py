@@ -131,3 +131,55 @@ def test_parse_date_forms():
     assert parse_date(1642152600) == "2022-01-14"
     assert parse_date("yesterday") is None
     assert parse_date("2022-13-45") is None
+
+
+# --- property-based: readers never crash, whatever the bytes ------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from index.readers import UnreadableFile, decode, parse_html, parse_plain  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_decode_returns_text_or_refuses_clearly(raw):
+    try:
+        text = decode(raw)
+    except UnreadableFile as exc:
+        assert str(exc)
+    else:
+        assert isinstance(text, str) and text.strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000), st.booleans())
+def test_plain_and_markdown_parse_any_text(text, markdown):
+    article = parse_plain(text, "x.txt", markdown=markdown)
+    if article is not None:
+        assert article.id == "x.txt"
+        assert "\n" not in article.title
+        assert article.date is None or len(article.date) == 10
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=1500))
+def test_html_parser_survives_any_markup(text):
+    article = parse_html(f"<html><body><p>{text}</p><script>{text}</script></body></html>", "x.html")
+    assert article is None or article.text.strip()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(
+    st.text(max_size=80),
+    st.fixed_dictionaries({"id": st.text(min_size=1, max_size=8), "text": st.text(max_size=80)}).map(json.dumps),
+), max_size=12))
+def test_jsonl_reader_reads_good_lines_and_skips_bad_ones(tmp_path, lines):
+    path = tmp_path / "feed.jsonl"
+    path.write_text("\n".join(line.replace("\n", " ") for line in lines), encoding="utf-8")
+    items = list(read_paths([path]))
+    assert all(isinstance(i, (Article, Skipped)) for i in items)
+    for item in items:
+        if isinstance(item, Article):
+            assert item.text.strip()
+        else:
+            assert item.reason
