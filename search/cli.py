@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.fusion import DEFAULT_FUSION
 
 app = typer.Typer(
     name="byline",
@@ -291,7 +292,7 @@ def search(
     until: Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids [default: table on a terminal, json when piped].", show_default=False)] = None,
     queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
-    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = "rrf",
+    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = DEFAULT_FUSION,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:

@@ -11,6 +11,11 @@ from collections.abc import Sequence
 
 Ranking = Sequence[tuple[str, float]]  # (id, score), best first
 
+# The defaults, chosen on the tuning splits (docs/quality.md).
+DEFAULT_FUSION = "rrf"
+DEFAULT_SEMANTIC_WEIGHT = 0.7
+DEFAULT_RRF_K = 3.0
+
 
 def rrf(rankings: Sequence[Ranking], k: float = 60.0, weights: Sequence[float] | None = None) -> dict[str, float]:
     """Reciprocal rank fusion: sum over lists of weight / (k + rank), ranks from 1."""

@@ -11,6 +11,7 @@ from functools import cached_property
 from index.store import StoredArticle
 from search import aggregate, fusion, highlight, lexical, semantic
 from search.filters import Filters
+from search.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
 from search.opened import OpenIndex
 
 MODES = ("hybrid", "lexical", "semantic")
@@ -24,9 +25,9 @@ class SearchOptions:
     mode: str = "hybrid"
     k: int = 10
     filters: Filters = field(default_factory=Filters)
-    fusion: str = "rrf"
-    rrf_k: float = 10.0
-    semantic_weight: float = 0.6  # share of the semantic side, both fusions
+    fusion: str = DEFAULT_FUSION
+    rrf_k: float = DEFAULT_RRF_K
+    semantic_weight: float = DEFAULT_SEMANTIC_WEIGHT  # share of the semantic side, both fusions
     depth: int = 100  # chunks fetched from each retriever
     decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
     bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from index.manifest import write_atomic
+from search.fusion import DEFAULT_FUSION
 
 FILE_VERSION = 1
 # No leading "-": the name could not be typed as an argument without being taken for an option.
@@ -53,7 +54,7 @@ class SavedSearch:
     source: list[str] = field(default_factory=list)
     since: str | None = None
     until: str | None = None
-    fusion: str = "rrf"
+    fusion: str = DEFAULT_FUSION
     format: str | None = None  # None: the default rule (table on a terminal, JSON when piped)
 
     def to_json(self) -> dict:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.fusion import DEFAULT_FUSION
 
 if TYPE_CHECKING:
     from search.opened import OpenIndex
@@ -175,7 +176,7 @@ def add(
         fail(str(exc))
     store = _store(index)
     s = SavedSearch(name=name, query=query, mode=mode or "hybrid", k=k or 10, source=list(source or []),
-                    since=since, until=until, fusion=fusion or "rrf", format=fmt or None)
+                    since=since, until=until, fusion=fusion or DEFAULT_FUSION, format=fmt or None)
     _save_definition(_open(index), store, s, replace_existing=force, must_exist=False)
     _note(f"Saved {name!r}. Run it with: byline saved run {name}")
 
@@ -559,7 +560,7 @@ def _command(s: SavedSearch) -> str:
         parts += ["--since", s.since]
     if s.until:
         parts += ["--until", s.until]
-    if s.fusion != "rrf":
+    if s.fusion != DEFAULT_FUSION:
         parts += ["--fusion", s.fusion]
     if s.format:
         parts += ["--format", s.format]
