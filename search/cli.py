@@ -105,18 +105,26 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or skipped-file lines.")]
 
 
-@index_app.command("add")
-def index_add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).", show_default=False)],
-    index: IndexOpt = None,
-    model: ModelOpt = None,
-    field: FieldOpt = None,
-    max_tokens: MaxTokensOpt = 200,
-    overlap: OverlapOpt = 1,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-) -> None:
-    """Index articles from files and folders: .txt .md .html .json .jsonl .csv.
+def _sources_command(sync: bool, doc: str):
+    """`index add` and `index sync` take the same options; only `sync` removes vanished files."""
+
+    def command(
+        paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).", show_default=False)],
+        index: IndexOpt = None,
+        model: ModelOpt = None,
+        field: FieldOpt = None,
+        max_tokens: MaxTokensOpt = 200,
+        overlap: OverlapOpt = 1,
+        as_json: JsonOpt = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=sync)
+
+    command.__doc__ = doc
+    return command
+
+
+index_app.command("add")(_sources_command(False, """Index articles from files and folders: .txt .md .html .json .jsonl .csv.
 
     Unchanged articles are skipped and changed ones re-indexed, so running it again on a
     growing folder is cheap. Unreadable files are listed and skipped; the rest go on.
@@ -127,29 +135,15 @@ def index_add(
       byline index add ~/news
 
       byline index add feed.jsonl --field text=story --field date=pub_time
-    """
-    _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=False)
+    """))
 
-
-@index_app.command("sync")
-def index_sync(
-    paths: Annotated[list[Path], typer.Argument(help="Folders (or files) the index should mirror.", show_default=False)],
-    index: IndexOpt = None,
-    model: ModelOpt = None,
-    field: FieldOpt = None,
-    max_tokens: MaxTokensOpt = 200,
-    overlap: OverlapOpt = 1,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-) -> None:
-    """Make the index match folders: add new articles, update changed ones, and remove
+index_app.command("sync")(_sources_command(True, """Make the index match folders: add new articles, update changed ones, and remove
     articles whose files under these folders are gone.
 
     [bold]Example[/bold]
 
       byline index sync ~/news
-    """
-    _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=True)
+    """))
 
 
 @index_app.command("rm")
@@ -290,7 +284,7 @@ def search(
     source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only articles from this source (repeatable, any case).")] = None,
     since: Annotated[Optional[str], typer.Option(help="Only articles dated on or after this day (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids [default: table on a terminal, json when piped].", show_default=False)] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids (default: table on a terminal, json when piped).", show_default=False)] = None,
     queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = DEFAULT_FUSION,
     index: IndexOpt = None,

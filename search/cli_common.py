@@ -9,10 +9,10 @@ import typer
 
 IndexOpt = Annotated[Optional[Path], typer.Option(
     "--index", envvar="BYLINE_INDEX", show_envvar=True,
-    help="Index folder [default: ~/.local/share/byline/index].", show_default=False)]
+    help="Index folder (default: ~/.local/share/byline/index).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", envvar="BYLINE_MODEL", show_envvar=True,
-    help="A sentence-transformers model folder [default: the bundled all-MiniLM-L6-v2].", show_default=False)]
+    help="A sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", show_default=False)]
 
 
 def fail(message: str) -> NoReturn:

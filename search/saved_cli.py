@@ -41,7 +41,7 @@ SinceOpt = Annotated[Optional[str], typer.Option(help="Only articles dated on or
 UntilOpt = Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).", show_default=False)]
 FusionOpt = Annotated[Optional[str], typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).", show_default=False)]
 SavedFormatOpt = Annotated[Optional[str], typer.Option(
-    "--format", "-o", help="Output format when run: table, json, jsonl, trec or ids [default: table on a terminal, json when piped].",
+    "--format", "-o", help="Output format when run: table, json, jsonl, trec or ids (default: table on a terminal, json when piped).",
     show_default=False)]
 
 
@@ -320,7 +320,7 @@ def rm(
 
 @saved_app.command("export")
 def export(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Only these saved searches [default: all].", show_default=False)] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(help="Only these saved searches (default: all).", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-O", help="Write to FILE instead of standard output.", show_default=False)] = None,
     index: IndexOpt = None,
 ) -> None:
@@ -408,8 +408,8 @@ def run(
     mark_seen: Annotated[bool, typer.Option("--mark-seen", help="Record the current results as seen, print nothing.")] = False,
     reset: Annotated[bool, typer.Option("--reset", help="Forget what was seen (first, when given with --new or --mark-seen).")] = False,
     fmt: Annotated[Optional[str], typer.Option(
-        "--format", "-o", help="table, json, jsonl, trec or ids [default: the searches' own format, else "
-        "table on a terminal, json when piped].", show_default=False)] = None,
+        "--format", "-o", help="table, json, jsonl, trec or ids (default: the searches' own format, else "
+        "table on a terminal, json when piped).", show_default=False)] = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
