@@ -113,7 +113,7 @@ class Embedder:
 
     @property
     def backend(self) -> str:
-        """"onnx" or "torch": the backend that encodes (decided, and the model loaded, on first use)."""
+        """The backend that encodes, "onnx" or "torch" (decided, and the model loaded, on first use)."""
         return "onnx" if self._onnx is not None else "torch"
 
     @cached_property

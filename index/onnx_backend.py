@@ -148,7 +148,12 @@ def ensure_export(model_dir: Path, name: str, int8: bool = False) -> Path:
         if not raw.is_file():
             _run_export(model_dir, raw, int8)
             (folder / "source.json").write_text(json.dumps({"model": str(model_dir), "name": name}) + "\n")
-        _optimize(raw, ready)
+        try:
+            _optimize(raw, ready)
+        except Exception as exc:  # e.g. an ONNX Runtime that cannot save external weights
+            print(f"byline: could not save the optimized ONNX model ({exc}); loading the export as is",
+                  file=sys.stderr)
+            return raw
     return ready
 
 
@@ -309,14 +314,15 @@ def _allow_export_without_onnx_package() -> None:
         return
     except ImportError:
         pass
-    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils, utils
+    try:
+        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
+    except ImportError:  # another torch layout: export as is (it may then ask for `onnx`)
+        return
 
     def no_custom_functions(model_bytes, custom_opsets):
         return model_bytes
 
     onnx_proto_utils._add_onnxscript_fn = no_custom_functions
-    if getattr(utils, "onnx_proto_utils", None) is not None:
-        utils.onnx_proto_utils._add_onnxscript_fn = no_custom_functions
 
 
 # --- encoding (imports onnxruntime, tokenizers, numpy only) --------------------------------
