@@ -134,7 +134,6 @@ class IndexWriter:
         self.whoosh = None
         self.vectors = (vectors.new_index(manifest.dimension) if fresh else
                         vectors.load(paths.vectors(committed), manifest.dimension, missing_ok=committed == 0))
-        self.needs_rebuild = False
         self.pending: list[tuple[Article, str, list[Chunk]]] = []
         self.pending_chunks = 0
 
@@ -207,19 +206,16 @@ class IndexWriter:
     def rebuild_derived(self) -> None:
         """Fill this (fresh) generation's Whoosh and FAISS indexes from the article store,
         re-embedding any chunk whose stored vector is missing."""
-        missing = self.store.db.execute(
-            f"SELECT c.id, a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
-            f"AND {self.store._visible('a')} WHERE c.vector IS NULL AND {self.store._visible('c')}").fetchall()
+        missing = self.store.chunks_without_vectors()
         for start in range(0, len(missing), BATCH_CHUNKS):
             part = missing[start:start + BATCH_CHUNKS]
             matrix = self.embedder.encode([Chunk("", 0, text, title).embedding_text() for _, title, text in part])
-            self.store.db.executemany("UPDATE chunks SET vector=? WHERE id=?",
-                                      [(row.tobytes(), cid) for (cid, _, _), row in zip(part, matrix)])
+            self.store.set_vectors([(cid, row.tobytes()) for (cid, _, _), row in zip(part, matrix)])
         whoosh = self._whoosh()
         for rows in self.store.iter_chunks_for_rebuild():
             for cid, article_id, text, _, title, source, date in rows:
                 whoosh.add_document(**lexical.chunk_document(cid, article_id, title, text, source, date))
-        self.needs_rebuild = True
+        self.vectors = rebuild_vectors(self.store, self.manifest.dimension, self.store.counts()[1])
 
     # --- ending ----------------------------------------------------------------------------
 
@@ -230,7 +226,7 @@ class IndexWriter:
             self.whoosh.commit()
             self.whoosh = None
         articles, chunk_count = self.store.counts()
-        if self.needs_rebuild or vectors.needs_rebuild(self.vectors, chunk_count):
+        if vectors.needs_rebuild(self.vectors, chunk_count):
             self.vectors = rebuild_vectors(self.store, self.manifest.dimension, chunk_count)
         vectors.save(self.vectors, self.paths.vectors(self.generation))
         _fsync_tree(self.paths.generation(self.generation))

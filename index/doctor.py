@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from index import lexical, vectors
-from index.builder import open_writer, rebuild_vectors
+from index.builder import open_writer
 from index.embedder import Embedder
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
@@ -48,8 +48,7 @@ def check(paths: IndexPaths) -> Checkup:
             raise sqlite3.DatabaseError(ok)
         store_ids = store.chunk_ids()
         counts = store.counts()
-        missing_vectors = store.db.execute(
-            f"SELECT COUNT(*) FROM chunks WHERE vector IS NULL AND {store._visible()}").fetchone()[0]
+        missing_vectors = len(store.chunks_without_vectors())
         store.close()
     except sqlite3.DatabaseError as exc:
         result.problems.append(f"article store {paths.store} is damaged ({exc}); rebuild from your sources "

@@ -5,6 +5,7 @@ The schema and analyzer live here so the writer and the searcher can never disag
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from whoosh import fields, index
@@ -18,7 +19,9 @@ STOPWORDS = frozenset(STOP_WORDS - {"us", "not", "may", "will"}) | {
 }
 
 
+@lru_cache(maxsize=1)
 def analyzer():
+    """The analyzer of both fields and of query highlighting, shared so its stem cache is too."""
     return StemmingAnalyzer(stoplist=STOPWORDS, minsize=2, cachesize=50000)
 
 

@@ -150,6 +150,15 @@ class ArticleStore:
     def date_range(self) -> tuple[str | None, str | None]:
         return tuple(self.db.execute(f"SELECT MIN(date), MAX(date) FROM articles WHERE {self._visible()}").fetchone())
 
+    def chunks_without_vectors(self) -> list[tuple[int, str, str]]:
+        """(id, article title, text) of visible chunks whose vector is missing."""
+        return self.db.execute(
+            f"SELECT c.id, a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
+            f"AND {self._visible('a')} WHERE c.vector IS NULL AND {self._visible('c')}").fetchall()
+
+    def set_vectors(self, rows: list[tuple[int, bytes]]) -> None:
+        self.db.executemany("UPDATE chunks SET vector=? WHERE id=?", [(v, cid) for cid, v in rows])
+
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE {self._visible()}")}
 

@@ -82,14 +82,10 @@ def add(ix, ids: list[int], vectors: np.ndarray) -> None:
         ix.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), np.asarray(ids, dtype="int64"))
 
 
-def remove(ix, ids: list[int]) -> bool:
-    """Remove ids; returns False when the index type cannot (HNSW), so the caller rebuilds."""
-    if not ids:
-        return True
-    if kind(ix) == "hnsw":
-        return False
-    ix.remove_ids(np.asarray(ids, dtype="int64"))
-    return True
+def remove(ix, ids: list[int]) -> None:
+    """Remove ids from an exact index; HNSW cannot, so there they stay as stale vectors."""
+    if ids and kind(ix) != "hnsw":
+        ix.remove_ids(np.asarray(ids, dtype="int64"))
 
 
 def from_bytes(blobs: list[bytes], dimension: int) -> np.ndarray:

@@ -15,8 +15,14 @@ ModelOpt = Annotated[Optional[str], typer.Option(
     help="A sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", show_default=False)]
 
 
-def fail(message: str) -> NoReturn:
+def error(message: str) -> None:
+    """Report a problem on stderr and carry on (e.g. one saved search among several)."""
     typer.echo(f"byline: error: {message}", err=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Report a problem and stop with exit status 2."""
+    error(message)
     raise typer.Exit(2)
 
 

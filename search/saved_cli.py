@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
 from search.fusion import DEFAULT_FUSION
 
 if TYPE_CHECKING:
@@ -43,11 +43,6 @@ FusionOpt = Annotated[Optional[str], typer.Option(help="Hybrid fusion: rrf (reci
 SavedFormatOpt = Annotated[Optional[str], typer.Option(
     "--format", "-o", help="Output format when run: table, json, jsonl, trec or ids (default: table on a terminal, json when piped).",
     show_default=False)]
-
-
-def _error(message: str) -> None:
-    """Report a problem and carry on (for one search among several); `fail` stops instead."""
-    typer.echo(f"byline: error: {message}", err=True)
 
 
 def _note(message: str) -> None:
@@ -477,11 +472,11 @@ def run(
                 raise ValueError(f"source {missing[0]!r} is not in the index (sources: {have})")
             seen = store.state(s.name).seen if (new or mark_seen) else set()
         except QuerySyntaxError as exc:
-            _error(f"saved search {s.name}: bad query: {exc}")
+            error(f"saved search {s.name}: bad query: {exc}")
             failed = True
             continue
         except (ValueError, IndexProblem) as exc:  # SavedError is a ValueError
-            _error(f"saved search {s.name}: {exc}")
+            error(f"saved search {s.name}: {exc}")
             failed = True
             continue
         ready.append((s, options, seen))
@@ -491,7 +486,7 @@ def run(
         try:
             results = Ranker(ix, options).search(s.query)
         except (ValueError, IndexProblem) as exc:
-            _error(f"saved search {s.name}: {exc}")
+            error(f"saved search {s.name}: {exc}")
             failed = True
             continue
         if new:
