@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -117,6 +118,9 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
         if suffix not in RECORD_SUFFIXES and size > MAX_ARTICLE_BYTES:
             yield Skipped(str(path), f"too large for one article ({size / 2**20:.1f} MB; the limit is "
                                      f"{MAX_ARTICLE_BYTES // 2**20} MB)")
+            return
+        if suffix == ".jsonl" and not _starts_utf16(path):
+            yield from _stream_jsonl(path, _relative(path, root), fields)
             return
         raw = path.read_bytes()
     except OSError as exc:
@@ -334,6 +338,12 @@ def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap
         records = ((i + 1, r) for i, r in enumerate(data))
     else:
         records = _jsonl_records(text)
+    yield from _articles(records, suffix, path, rel, fields)
+
+
+def _articles(records: Iterable[tuple[int, object]], suffix: str, path: Path, rel: str,
+              fields: FieldMap) -> Iterator[Article | Skipped]:
+    """Articles from (line or record number, parsed record) pairs; a bad record is skipped."""
     count = 0
     for number, record in records:
         where = f"{path}:{number}"
@@ -365,6 +375,51 @@ def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap
         )
     if count == 0 and suffix != ".jsonl":
         yield Skipped(str(path), "no articles in file")
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _starts_utf16(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
+
+
+def _stream_jsonl(path: Path, rel: str, fields: FieldMap) -> Iterator[Article | Skipped]:
+    """A JSON Lines feed read line by line, so a feed of any size takes the memory of one record.
+    Each line is UTF-8, else Windows-1252; binary and empty files are refused as in `decode`."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192).removeprefix(_UTF8_BOM)
+        if b"\0" in head or _control_ratio(head) > 0.1:
+            yield Skipped(str(path), "binary file, not text")
+            return
+        fh.seek(0)
+        records = _jsonl_lines(fh)
+        first = next(records, None)
+        if first is None:  # nothing but blank lines
+            yield Skipped(str(path), "empty file")
+            return
+        yield from _articles(itertools.chain([first], records), ".jsonl", path, rel, fields)
+
+
+def _jsonl_lines(fh) -> Iterator[tuple[int, object]]:
+    for number, raw in enumerate(fh, start=1):
+        if number == 1:
+            raw = raw.removeprefix(_UTF8_BOM)
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                line = raw.decode("cp1252")
+            except UnicodeDecodeError:
+                yield number, Skipped("", "not UTF-8 and not Windows-1252 either")
+                continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, Skipped("", f"invalid JSON: {exc.msg} (column {exc.colno})")
 
 
 def _jsonl_records(text: str) -> Iterator[tuple[int, object]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from index.dates import parse_date
 from index.documents import Article, Skipped
 from index.readers import FieldMap, read_paths
@@ -183,3 +185,25 @@ def test_jsonl_reader_reads_good_lines_and_skips_bad_ones(tmp_path, lines):
             assert item.text.strip()
         else:
             assert item.reason
+
+
+def test_jsonl_lines_decode_one_by_one(tmp_path):
+    """A feed is read a line at a time: a Windows-1252 line does not change how the others read."""
+    utf8 = json.dumps({"id": "u", "title": "Café society", "text": "Zoë met the mayor."}, ensure_ascii=False)
+    legacy = json.dumps({"id": "w", "title": "Caf\u00e9 prices", "text": "Prices rose \u2013 again."},
+                        ensure_ascii=False).encode("cp1252")
+    (tmp_path / "mixed.jsonl").write_bytes(b"\xef\xbb\xbf" + utf8.encode() + b"\n\n" + legacy + b"\n\x81\x8d\n")
+    found = list(read_paths([tmp_path]))
+    articles = {a.id: a for a in found if isinstance(a, Article)}
+    assert articles["u"].title == "Café society" and articles["u"].text == "Zoë met the mayor."
+    assert articles["w"].title == "Café prices" and articles["w"].text == "Prices rose – again."
+    [bad] = [s for s in found if isinstance(s, Skipped)]
+    assert bad.path.endswith("mixed.jsonl:4") and "not UTF-8" in bad.reason
+
+
+@pytest.mark.parametrize("content, reason", [(b"\n \n\r\n", "empty"), (b"\xef\xbb\xbf\n", "empty"),
+                                             (b"\x00\x01\x02" * 100, "binary")])
+def test_jsonl_empty_or_binary_is_skipped_with_a_reason(tmp_path, content, reason):
+    (tmp_path / "feed.jsonl").write_bytes(content)
+    [skipped] = list(read_paths([tmp_path]))
+    assert isinstance(skipped, Skipped) and reason in skipped.reason
