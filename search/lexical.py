@@ -6,6 +6,7 @@ are read as a disjunction of their content words, as BM25 expects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from whoosh import qparser, query as wq, scoring
@@ -15,6 +16,8 @@ from search.filters import Filters
 
 SEARCH_FIELDS = ("title", "body")
 MAX_QUERY_CHARS = 2000
+# A '?' ending a word ends a question; inside a word ("wom?n") it stays a wildcard.
+_QUESTION_MARK = re.compile(r"\?+(?=[\s\"')]|$)")
 
 
 class QuerySyntaxError(ValueError):
@@ -43,7 +46,7 @@ def parse_query(text: str, schema) -> wq.Query:
     parser = qparser.MultifieldParser(list(SEARCH_FIELDS), schema, group=qparser.OrGroup)
     parser.remove_plugin_class(qparser.SingleQuotePlugin)  # apostrophes are not quotes in news text
     try:
-        parsed = parser.parse(text)
+        parsed = parser.parse(_QUESTION_MARK.sub(" ", text))
     except Exception as exc:  # Whoosh raises assorted errors on odd syntax
         raise QuerySyntaxError(f"cannot parse query: {exc}") from None
     return _lift_negations(parsed)
