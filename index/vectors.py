@@ -106,6 +106,13 @@ def needs_rebuild(ix, live: int) -> bool:
     return kind(ix) != kind_for(live) or ix.ntotal > live * (1 + MAX_STALE)
 
 
+def vectors_of(ix, ids: list[int]) -> np.ndarray:
+    """The stored vectors of these chunk ids, one row each (all must be in the index)."""
+    if not ids:
+        return np.zeros((0, ix.d), dtype="float32")
+    return np.stack([ix.reconstruct(int(i)) for i in ids]).astype("float32")
+
+
 def search(ix, queries: np.ndarray, k: int, allowed_ids: list[int] | None = None):
     """Top-k (scores, ids) per query row; `allowed_ids` restricts the search (filters)."""
     faiss = _faiss()

@@ -58,10 +58,10 @@ MEASURES = {"nDCG@10": nDCG @ 10, "R@100": R @ 100, "MRR@10": RR @ 10}
 K, DEPTH = 100, 300
 TUNE_SPLITS = ("train", "dev")
 
-_SYNTAX_CHARS = re.compile(r"[\"():*?^~\[\]{}]")
+_SYNTAX_CHARS = re.compile(r"[\"():*^~\[\]{}]|\?(?![\s?]|$)")
 _OPERATORS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
-SANITIZER_NOTE = ('queries sanitized in every mode: removed " ( ) : * ? ^ ~ [ ] { } and the '
-                  "uppercase words AND OR NOT ANDNOT ANDMAYBE")
+SANITIZER_NOTE = ('queries sanitized in every mode: removed " ( ) : * ^ ~ [ ] { }, a ? inside a word, and '
+                  "the uppercase words AND OR NOT ANDNOT ANDMAYBE (a ? ending a word is punctuation to byline)")
 
 
 def sanitize(text: str) -> str:
@@ -197,10 +197,13 @@ class Variant:
 
 
 def fusion_name(o: SearchOptions) -> str:
-    """Hybrid settings as shown, from the options themselves (the defaults may change)."""
-    if o.fusion == "rrf":
-        return f"hybrid rrf k={o.rrf_k:g} w={o.semantic_weight:g}"
-    return f"hybrid {o.fusion} w={o.semantic_weight:g}"
+    """Hybrid settings as shown, from the options themselves (the defaults may change):
+    w = semantic weight, q = the same for questions, fb = query feedback articles x weight."""
+    name = f"hybrid rrf k={o.rrf_k:g}" if o.fusion == "rrf" else f"hybrid {o.fusion}"
+    name += f" w={o.semantic_weight:g}"
+    if o.question_weight != o.semantic_weight:
+        name += f" q={o.question_weight:g}"
+    return name + (f" fb={o.feedback_articles}x{o.feedback_weight:g}" if o.feedback_articles else " no-fb")
 
 
 def variants(which: str) -> list[Variant]:
@@ -211,10 +214,16 @@ def variants(which: str) -> list[Variant]:
     out.append(Variant(fusion_name(hybrid), hybrid))
     if which == "default":
         return out
-    grid = [replace(hybrid, fusion="rrf", rrf_k=k) for k in (10, 30, 60, 100)]
-    grid += [replace(hybrid, fusion="rrf", semantic_weight=w) for w in (0.3, 0.5, 0.7)]
-    grid += [replace(hybrid, fusion="convex", semantic_weight=w) for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+    plain = replace(hybrid, feedback_articles=0, question_weight=hybrid.semantic_weight)
+    grid = [replace(hybrid, feedback_articles=0), plain, replace(plain, semantic_weight=0.7, question_weight=0.7)]
+    grid += [replace(hybrid, feedback_articles=n, feedback_weight=fw) for n in (1, 2, 3, 5) for fw in (0.3, 0.5, 1.0)]
+    grid += [replace(hybrid, question_weight=hybrid.semantic_weight)]
+    grid += [replace(hybrid, fusion="rrf", rrf_k=k) for k in (1, 2, 5, 10, 60)]
+    grid += [replace(hybrid, fusion="rrf", semantic_weight=w) for w in (0.5, 0.65, 0.7)]
+    grid += [replace(hybrid, fusion="convex", semantic_weight=w) for w in (0.5, 0.6, 0.7)]
     out += [Variant(fusion_name(o), o) for o in grid]
+    if which == "fusion":  # ranking settings only: no second retrieval
+        return list({v.name: v for v in reversed(out)}.values())[::-1]
     out += [Variant(f"{mode} decay={d}", replace(base, mode=mode, decay=d))
             for mode in ("lexical", "semantic", "hybrid") for d in (0.0, 0.3, 0.5)]
     out += [Variant(f"lexical bm25 k1={k1} b={b}", replace(base, mode="lexical", bm25=BM25Params(k1, b, title_b=b)))
@@ -240,7 +249,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     texts = [clean[qid] for qid in ids]
     o = variant.options
     started = time.perf_counter()
-    retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0)
+    retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0,
+                        question_weight=0.0, feedback_articles=0, feedback_weight=0.0)
     if retrieval not in cache:
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
@@ -327,7 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "all"), default="default")
+    parser.add_argument("--variants", choices=("default", "fusion", "all"), default="default",
+                        help="default settings only; the fusion/feedback grid; or that plus aggregation, "
+                             "BM25 and depth (slow: each retrieves again)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
                         help=f"folder holding the cached indexes [default: {DEFAULT_CACHE}]")
     parser.add_argument("--out", type=Path, metavar="FILE.json",

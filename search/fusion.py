@@ -13,8 +13,9 @@ Ranking = Sequence[tuple[str, float]]  # (id, score), best first
 
 # The defaults, chosen on the tuning splits (docs/quality.md).
 DEFAULT_FUSION = "rrf"
-DEFAULT_SEMANTIC_WEIGHT = 0.7
-DEFAULT_RRF_K = 3.0
+DEFAULT_SEMANTIC_WEIGHT = 0.65
+DEFAULT_QUESTION_WEIGHT = 0.7  # natural questions (search/questions.py) lean further on meaning
+DEFAULT_RRF_K = 2.0
 
 
 def rrf(rankings: Sequence[Ranking], k: float = 60.0, weights: Sequence[float] | None = None) -> dict[str, float]:

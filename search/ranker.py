@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
-from search import aggregate, fusion, highlight, lexical, semantic
+from index import vectors
+from search import aggregate, feedback, fusion, highlight, lexical, semantic
+from search.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
 from search.filters import Filters
-from search.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
+from search.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
 from search.opened import OpenIndex
+from search.questions import is_question
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("rrf", "convex")
@@ -28,6 +35,9 @@ class SearchOptions:
     fusion: str = DEFAULT_FUSION
     rrf_k: float = DEFAULT_RRF_K
     semantic_weight: float = DEFAULT_SEMANTIC_WEIGHT  # share of the semantic side, both fusions
+    question_weight: float = DEFAULT_QUESTION_WEIGHT  # the same, for natural questions
+    feedback_articles: int = DEFAULT_FEEDBACK_ARTICLES  # query feedback from the top N (0: off)
+    feedback_weight: float = DEFAULT_FEEDBACK_WEIGHT
     depth: int = 100  # chunks fetched from each retriever
     decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
     bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)
@@ -52,11 +62,14 @@ class Result:
 
 @dataclass
 class Candidates:
-    """One query's chunk hits from each retriever, and its analysed words for highlighting."""
+    """One query's chunk hits from each retriever, its analysed words for highlighting, its
+    embedding (for query feedback) and whether it reads as a natural question."""
 
     lexical: list[tuple[int, float]]
     semantic: list[tuple[int, float]]
     terms: set[str]
+    vector: np.ndarray | None = None
+    question: bool = False
 
 
 @dataclass
@@ -106,14 +119,15 @@ class Ranker:
         parsed = [lexical.parse_query(q, self.index.lexical.schema) if mode != "semantic" else None
                   for q in queries]
         semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
+        matrix = [None] * len(queries)
         if mode != "lexical":
             matrix = self.index.embedder.encode(list(queries))
             semantic_hits = semantic.search_chunks(self.index.vectors, matrix, self.options.depth, self._allowed)
         out = []
-        for query, q, vec_hits in zip(queries, parsed, semantic_hits):
+        for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):
             lex_hits = lexical.search_chunks(self._searcher, q, self.options.depth, self.options.filters) if q else []
             terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
-            out.append(Candidates(lex_hits, vec_hits, terms))
+            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query)))
         return out
 
     def rank(self, candidates: Candidates, options: SearchOptions | None = None) -> list[Result]:
@@ -127,6 +141,13 @@ class Ranker:
         owner = {cid: row.article_id for cid, row in chunk_rows.items()}
         lex = _Side(lex_hits, aggregate.to_articles(lex_hits, owner, o.decay))
         vec = _Side(vec_hits, aggregate.to_articles(vec_hits, owner, o.decay))
+        weight = o.question_weight if candidates.question else o.semantic_weight
+        if o.mode == "hybrid" and o.feedback_articles > 0 and not candidates.question \
+                and candidates.vector is not None and vec.chunks:
+            vec_hits = self._feedback_hits(candidates.vector, lex, vec, o, weight)
+            chunk_rows.update(self.index.store.chunks({cid for cid, _ in vec_hits} - chunk_rows.keys()))
+            owner = {cid: row.article_id for cid, row in chunk_rows.items()}
+            vec = _Side(vec_hits, aggregate.to_articles(vec_hits, owner, o.decay))
 
         if o.mode == "lexical":
             scored = [(a.article_id, a.score) for a in lex.articles]
@@ -135,7 +156,7 @@ class Ranker:
             scored = [(a.article_id, a.score) for a in vec.articles]
             best = {a.article_id: a.best_chunk for a in vec.articles}
         else:
-            scored = fusion.ranked(_fuse(lex, vec, o))
+            scored = fusion.ranked(_fuse(lex, vec, o, weight))
             best = _best_chunks(lex, vec, owner, o.rrf_k)
 
         top = scored[: o.k]
@@ -154,11 +175,20 @@ class Ranker:
             ))
         return results
 
+    def _feedback_hits(self, query_vector, lex: _Side, vec: _Side, o: SearchOptions,
+                       weight: float) -> list[tuple[int, float]]:
+        """The semantic side searched again with the query moved towards the best passages of
+        the first fused ranking's top articles (search/feedback.py)."""
+        first = [a for a, _ in fusion.ranked(_fuse(lex, vec, o, weight))]
+        best = {a.article_id: a.best_chunk for a in vec.articles}
+        chunk_ids = feedback.feedback_chunks(first, best, o.feedback_articles)
+        moved = feedback.expand(query_vector, vectors.vectors_of(self.index.vectors, chunk_ids), o.feedback_weight)
+        return semantic.search_chunks(self.index.vectors, moved[None, :], self.options.depth, self._allowed)[0]
 
 
-def _fuse(lex: _Side, vec: _Side, o: SearchOptions) -> dict[str, float]:
+def _fuse(lex: _Side, vec: _Side, o: SearchOptions, semantic_weight: float) -> dict[str, float]:
     rankings = [[(a.article_id, a.score) for a in side.articles] for side in (lex, vec)]
-    weights = [1.0 - o.semantic_weight, o.semantic_weight]
+    weights = [1.0 - semantic_weight, semantic_weight]
     if o.fusion == "rrf":
         return fusion.rrf(rankings, k=o.rrf_k, weights=[2 * w for w in weights])
     return fusion.convex(rankings, weights)

@@ -102,3 +102,29 @@ def test_convex_fusion_combines_both_sides(index):
     assert NK_SAMPLE in found
     # The lexical favourite (preconditions in its headline) and the semantic one both make the top 3.
     assert "2021-09-22-trade-talks-preconditions.txt" in found
+
+
+def test_question_mark_ends_a_question_instead_of_making_a_wildcard(index):
+    with_mark = ids(index, QUESTION + "?", mode="lexical", k=5)
+    assert with_mark == ids(index, QUESTION, mode="lexical", k=5)
+    assert NK & set(with_mark)
+    assert ids(index, "precond?t", mode="lexical", k=5)  # inside a word: a wildcard (on stems)
+
+
+def test_questions_rank_without_query_feedback(index):
+    """A natural question skips feedback (search/feedback.py): switching it off changes nothing."""
+    on = Ranker(index, SearchOptions(k=5)).search(QUESTION + "?")
+    off = Ranker(index, SearchOptions(k=5, feedback_articles=0)).search(QUESTION + "?")
+    assert [(r.article.id, r.score) for r in on] == [(r.article.id, r.score) for r in off]
+
+
+def test_query_feedback_moves_the_semantic_side_towards_the_top_articles(index):
+    claim = "the north korean leader rejected negotiations with the united states"
+    on = Ranker(index, SearchOptions(k=10)).search(claim)
+    off = Ranker(index, SearchOptions(k=10, feedback_articles=0)).search(claim)
+    assert on[0].article.id in NK and off[0].article.id in NK
+    ranks = lambda results: {r.article.id: r.semantic_rank for r in results}  # noqa: E731
+    # The feedback articles are the first ranking's top two: they can only move up semantically.
+    for article_id in [r.article.id for r in off[:2]]:
+        assert ranks(on)[article_id] <= ranks(off)[article_id]
+    assert [r.score for r in on] != [r.score for r in off]
