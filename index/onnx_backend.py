@@ -19,10 +19,9 @@ runs batches of similar lengths (little padding), then pools, normalizes and ret
 rows in the original order. Vectors match sentence-transformers' (cosine > 0.999).
 
 `BYLINE_ONNX_INT8=1` uses an int8 dynamically quantized export instead (made once, by the
-exporter itself: the `onnx` package that onnxruntime.quantization needs is not required). It
-encodes ~2x faster than fp32 but moves vectors (cosine ~0.994 to fp32) and cost 0.008 nDCG@10
-in semantic mode on SciFact (0.670 -> 0.662; hybrid 0.704 -> 0.702), above the 0.005 allowed,
-so fp32 is the default.
+exporter itself). It encodes ~2x faster than fp32 but moves vectors (cosine ~0.995 to fp32) and
+costs 0.009-0.013 nDCG@10 in semantic mode on SciFact, above the 0.005 allowed, so fp32 is the
+default (docs/performance.md has the figures and what else was tried).
 
 Run as a script (`python onnx_backend.py export MODEL_DIR OUT.onnx [--int8]`) it does the
 export itself; `ensure_export()` starts it that way.
@@ -245,7 +244,6 @@ def _export(model_dir: Path, out: Path, int8: bool) -> None:
     mask = (torch.arange(8) < torch.tensor([[6], [4]])).long()
     sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
     axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
-    _allow_export_without_onnx_package()
     temp = _temp_beside(out)
     try:
         with torch.no_grad():
@@ -303,26 +301,6 @@ def _temp_beside(path: Path) -> Path:
     os.close(fd)
     os.chmod(name, 0o644 & ~_umask())  # mkstemp makes it private; the cache is readable like any file
     return Path(name)
-
-
-def _allow_export_without_onnx_package() -> None:
-    """torch's TorchScript exporter writes the model itself but then imports the `onnx` package
-    only to splice in custom onnxscript functions, which a transformer does not have. Without
-    `onnx` installed, skip that step rather than fail."""
-    try:
-        import onnx  # noqa: F401
-        return
-    except ImportError:
-        pass
-    try:
-        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
-    except ImportError:  # another torch layout: export as is (it may then ask for `onnx`)
-        return
-
-    def no_custom_functions(model_bytes, custom_opsets):
-        return model_bytes
-
-    onnx_proto_utils._add_onnxscript_fn = no_custom_functions
 
 
 # --- encoding (imports onnxruntime, tokenizers, numpy only) --------------------------------
