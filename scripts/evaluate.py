@@ -19,7 +19,8 @@ Reproduce (from the repository root):
 
     .venv/bin/python scripts/evaluate.py scifact --split test --variants default
     .venv/bin/python scripts/evaluate.py nfcorpus --split test --variants default
-    .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all
+    .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants fusion
+    .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all   # slow
 
 Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE),
 with the embedding backend that encoded the queries (byline picks onnx or torch; $BYLINE_BACKEND).
