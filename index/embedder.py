@@ -1,10 +1,11 @@
 """Load the sentence-transformers model from a local folder and turn text into unit vectors.
 
-Two backends give the same vectors (cosine > 0.999):
+Two backends give the same vectors (cosine > 0.999; ~0.996 with the opt-in int8 model):
 - "onnx", the default when onnxruntime is installed and the model is Transformer -> mean/CLS
   pooling -> (Normalize): the transformer exported to ONNX once into a cache folder (the first
   use prints "preparing the ONNX model (once)"), run with ONNX Runtime; see index/onnx_backend.py.
-  It loads in ~0.3 s instead of 3-5 s for torch + sentence-transformers, and encodes ~1.4x faster.
+  It loads in ~0.3 s instead of 3-5 s for torch + sentence-transformers, and encodes ~1.3x
+  faster (2x more with the opt-in int8 model; docs/performance.md).
 - "torch": sentence-transformers on PyTorch, for every other model folder, or when the export
   fails (with one line on stderr).
 $BYLINE_BACKEND=torch|onnx overrides the choice; $BYLINE_ONNX_INT8=1 picks the int8 ONNX model.
