@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench.py                      # the 2,225 BBC articles
     .venv/bin/python scripts/bench.py --synthetic 100000   # plus a synthetic archive of that size
+    .venv/bin/python scripts/bench.py --encoders           # encoder speed only: torch, ONNX fp32, int8
 
 Ingest runs the real `byline index add` in a subprocess (time, articles/s, chunks/s, peak RSS,
 index size). Warm latency runs 200 queries per mode in one process (p50/p95). Cold latency
@@ -135,6 +136,40 @@ def run_set(name: str, corpus: Path, workdir: Path) -> dict:
     return result
 
 
+def encoder_speed(corpus: Path, articles: int = 600, slices: int = 8) -> dict:
+    """Passages/s of sentence-transformers (PyTorch, batch 32: the baseline), ONNX fp32 and ONNX
+    int8 on the same BBC passages, interleaved slice by slice so machine load hits all alike."""
+    from index.chunker import chunk_article
+    from index.documents import Article
+    from index.embedder import Embedder, resolve_model
+    from index.onnx_backend import OnnxEncoder
+
+    info = resolve_model()
+    torch_side = Embedder(info, backend="torch")
+    docs = [json.loads(line) for line in corpus.read_text().splitlines()[:articles] if line.strip()]
+    passages = [c.embedding_text() for d in docs
+                for c in chunk_article(Article(id=d["_id"], title=d["title"], text=d["text"]),
+                                       count_tokens=torch_side.count_tokens)]
+    encoders = {
+        "sentence-transformers torch, batch 32": lambda texts: torch_side.model.encode(texts, batch_size=32),
+        "onnx fp32": OnnxEncoder(info.path, info.name, info.max_seq_length, int8=False).encode,
+        "onnx int8": OnnxEncoder(info.path, info.name, info.max_seq_length, int8=True).encode,
+    }
+    for encode in encoders.values():
+        encode(passages[:32])  # warm up
+    seconds = dict.fromkeys(encoders, 0.0)
+    step = -(-len(passages) // slices)
+    for start in range(0, len(passages), step):
+        for name, encode in encoders.items():
+            began = time.perf_counter()
+            encode(passages[start:start + step])
+            seconds[name] += time.perf_counter() - began
+    base = len(passages) / seconds[next(iter(encoders))]
+    return {"passages": len(passages), "encoders": {
+        name: {"passages_per_s": round(len(passages) / s, 1), "speedup": round(len(passages) / s / base, 2)}
+        for name, s in seconds.items()}}
+
+
 def print_table(result: dict) -> None:
     i, w, c = result["ingest"], result["warm"], result["cold_seconds"]
     print(f"\n{result['set']}: {i['articles']} articles, {i['chunks']} chunks")
@@ -150,6 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=0, help="also bench a synthetic archive of N articles")
     parser.add_argument("--skip-bbc", action="store_true")
+    parser.add_argument("--encoders", action="store_true", help="only compare the encoders' speed")
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: a temp dir)")
     args = parser.parse_args()
     bbc = DATA / "bbc_news" / "corpus.jsonl"
@@ -157,7 +193,17 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
                "backend": os.environ.get("BYLINE_BACKEND", "default"),
+               "onnx_int8": os.environ.get("BYLINE_ONNX_INT8", "default"),
                "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    if args.encoders:
+        figures = {"machine": machine, **encoder_speed(bbc)}
+        for name, f in figures["encoders"].items():
+            print(f"  {name:40s} {f['passages_per_s']:6.1f} passages/s  {f['speedup']:.2f}x")
+        out = ROOT / "runs" / "bench-encoders.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"  {figures['passages']} passages -> {out}")
+        return
     results = []
     if not args.skip_bbc:
         results.append(run_set("bbc_news", bbc, workdir))
