@@ -3,7 +3,7 @@
 A claim or a few keywords are often worded unlike the passages that support them. After a first
 hybrid ranking, the best semantic passage of each of the top articles stands for what the user
 wants: the query vector moves towards their mean and FAISS is searched a second time. Measured
-on the tuning splits (docs/quality.md): two articles at weight 0.5 lift hybrid nDCG@10 on
+on the tuning splits (docs/quality.md): two articles at weight 1.0 lift hybrid nDCG@10 on
 SciFact and NFCorpus; applied to natural questions it hurts (one specific answer, and a wrong
 first guess pulls the second search off course), so the ranker skips it for them.
 """

@@ -1,8 +1,7 @@
 """Tell natural-language questions ("who proposed talks ...?") from keyword queries and claims.
 
 Questions get their answer from one specific article, mostly in other words than the query's, so
-the ranker leans further on the semantic side for them and skips query feedback
-(docs/quality.md has the figures).
+the ranker skips query feedback for them (docs/quality.md has the figures).
 """
 
 from __future__ import annotations
