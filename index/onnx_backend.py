@@ -301,8 +301,8 @@ def _quantize_linears(model, spec: dict, torch) -> None:
     Layers named in SMOOTHED_SUFFIXES get SmoothQuant (Xiao et al., 2023) first: input channel j
     is divided by s_j = max|X_j|^a / max|W_j|^(1-a) (a = SMOOTH_ALPHA, maxima from a forward pass
     over calibration.txt) and weight column j multiplied by it, so the product is unchanged but the
-    activations quantize with less error. SciFact semantic nDCG@10: plain int8 0.659, smoothed
-    0.669, fp32 0.672 (docs/performance.md)."""
+    activations quantize with less error. SciFact semantic nDCG@10 (passages re-encoded): plain
+    int8 0.659, smoothed 0.668, fp32 0.672 (docs/performance.md)."""
     maxima = _calibration_maxima(model, spec, torch)
 
     class QuantizedMatMul(torch.autograd.Function):

@@ -160,8 +160,7 @@ def _decode(raw: bytes) -> str:
             return raw.decode("utf-16")
         except UnicodeDecodeError:
             raise UnreadableFile("not valid UTF-16 despite its byte-order mark") from None
-    head = raw[:8192]
-    if b"\0" in head or _control_ratio(head) > 0.1:
+    if _looks_binary(raw[:8192]):
         raise UnreadableFile("binary file, not text")
     try:
         return raw.decode("utf-8-sig")
@@ -174,6 +173,11 @@ def _decode(raw: bytes) -> str:
         raise UnreadableFile(
             f"not UTF-8 (bad byte at offset {utf8_error.start}) and not Windows-1252 either"
         ) from None
+
+
+def _looks_binary(head: bytes) -> bool:
+    """A NUL byte, or more than 10% control characters, in the first bytes of a file."""
+    return b"\0" in head or _control_ratio(head) > 0.1
 
 
 def _control_ratio(data: bytes) -> float:
@@ -389,8 +393,7 @@ def _stream_jsonl(path: Path, rel: str, fields: FieldMap) -> Iterator[Article | 
     """A JSON Lines feed read line by line, so a feed of any size takes the memory of one record.
     Each line is UTF-8, else Windows-1252; binary and empty files are refused as in `decode`."""
     with open(path, "rb") as fh:
-        head = fh.read(8192).removeprefix(_UTF8_BOM)
-        if b"\0" in head or _control_ratio(head) > 0.1:
+        if _looks_binary(fh.read(8192).removeprefix(_UTF8_BOM)):
             yield Skipped(str(path), "binary file, not text")
             return
         fh.seek(0)
