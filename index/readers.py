@@ -419,20 +419,21 @@ def _jsonl_lines(fh) -> Iterator[tuple[int, object]]:
             except UnicodeDecodeError:
                 yield number, Skipped("", "not UTF-8 and not Windows-1252 either")
                 continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, Skipped("", f"invalid JSON: {exc.msg} (column {exc.colno})")
+        yield number, _json_line(line)
 
 
 def _jsonl_records(text: str) -> Iterator[tuple[int, object]]:
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, Skipped("", f"invalid JSON: {exc.msg} (column {exc.colno})")
+        if line.strip():
+            yield number, _json_line(line)
+
+
+def _json_line(line: str) -> object:
+    """One JSON Lines record, or a Skipped saying why it is not valid JSON."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Skipped("", f"invalid JSON: {exc.msg} (column {exc.colno})")
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, object]]:

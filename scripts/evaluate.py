@@ -208,7 +208,8 @@ def fusion_name(o: SearchOptions) -> str:
 
 
 def variants(which: str) -> list[Variant]:
-    """The default-options run of each mode, and with `all` the tuning grid around it."""
+    """The default-options run of each mode; with `fusion` the ranking grid around it; with
+    `all` also aggregation, BM25 and depth variants (BM25 and depth retrieve again: slow)."""
     base = SearchOptions(k=K, depth=DEPTH)
     hybrid = replace(base, mode="hybrid")
     out = [Variant(mode, replace(base, mode=mode)) for mode in ("lexical", "semantic")]
@@ -223,14 +224,18 @@ def variants(which: str) -> list[Variant]:
     grid += [replace(hybrid, fusion="rrf", semantic_weight=w) for w in (0.5, 0.65, 0.7)]
     grid += [replace(hybrid, fusion="convex", semantic_weight=w) for w in (0.5, 0.6, 0.7)]
     out += [Variant(fusion_name(o), o) for o in grid]
-    if which == "fusion":  # ranking settings only: no second retrieval
-        return list({v.name: v for v in reversed(out)}.values())[::-1]
-    out += [Variant(f"{mode} decay={d}", replace(base, mode=mode, decay=d))
-            for mode in ("lexical", "semantic", "hybrid") for d in (0.0, 0.3, 0.5)]
+    if which == "all":
+        out += _slow_variants(base, hybrid)
+    return list({v.name: v for v in reversed(out)}.values())[::-1]  # one row per name, first kept
+
+
+def _slow_variants(base: SearchOptions, hybrid: SearchOptions) -> list[Variant]:
+    out = [Variant(f"{mode} decay={d}", replace(base, mode=mode, decay=d))
+           for mode in ("lexical", "semantic", "hybrid") for d in (0.0, 0.3, 0.5)]
     out += [Variant(f"lexical bm25 k1={k1} b={b}", replace(base, mode="lexical", bm25=BM25Params(k1, b, title_b=b)))
             for k1 in (0.9, 1.2, 1.5) for b in (0.4, 0.75, 0.9)]
     out += [Variant(f"hybrid depth={d}", replace(hybrid, depth=d)) for d in (50, 100, 300)]
-    return list({v.name: v for v in reversed(out)}.values())[::-1]  # one row per name, first kept
+    return out
 
 
 @dataclass

@@ -133,8 +133,8 @@ class Ranker:
     def rank(self, candidates: Candidates, options: SearchOptions | None = None) -> list[Result]:
         """Aggregate and fuse one query's candidates into ranked articles.
 
-        `options` may override the ranking settings (mode, k, fusion, rrf_k, semantic_weight,
-        decay); retrieval settings (depth, filters, bm25) were fixed by `retrieve`."""
+        `options` may override the ranking settings (mode, k, fusion, rrf_k, the weights, decay,
+        feedback); retrieval settings (depth, filters, bm25) were fixed by `retrieve`."""
         o = options or self.options
         lex_hits, vec_hits, terms = candidates.lexical, candidates.semantic, candidates.terms
         chunk_rows = self.index.store.chunks({cid for cid, _ in lex_hits} | {cid for cid, _ in vec_hits})
