@@ -1,14 +1,18 @@
 """Load the sentence-transformers model from a local folder and turn text into unit vectors.
 
-Two backends give the same vectors (cosine > 0.999; ~0.996 with the opt-in int8 model):
+Two backends give the same vectors (cosine > 0.999):
 - "onnx", the default when onnxruntime is installed and the model is Transformer -> mean/CLS
   pooling -> (Normalize): the transformer exported to ONNX once into a cache folder (the first
   use prints "preparing the ONNX model (once)"), run with ONNX Runtime; see index/onnx_backend.py.
-  It loads in ~0.3 s instead of 3-5 s for torch + sentence-transformers, and encodes ~1.3x
-  faster (2x more with the opt-in int8 model; docs/performance.md).
+  It loads in ~0.3 s instead of 3-5 s for torch + sentence-transformers.
 - "torch": sentence-transformers on PyTorch, for every other model folder, or when the export
   fails (with one line on stderr).
-$BYLINE_BACKEND=torch|onnx overrides the choice; $BYLINE_ONNX_INT8=1 picks the int8 ONNX model.
+$BYLINE_BACKEND=torch|onnx overrides the choice.
+
+With ONNX, passages (`encode`) go through the int8 model, 2.8x the speed of sentence-transformers
+on PyTorch, and queries (`encode_queries`) through the fp32 one: a query is a few tokens, and
+keeping its side exact halves the loss of the int8 passages (SciFact nDCG@10 -0.0013 semantic,
+-0.0026 hybrid; docs/performance.md). $BYLINE_ONNX_INT8=0 encodes passages in fp32 too.
 
 Nothing heavy is imported until text is first encoded, so commands that never embed (lexical
 search, status, --help) start fast. Nothing is ever fetched from a model hub.
@@ -93,9 +97,8 @@ class Embedder:
             raise ValueError(f"unknown backend {self.requested_backend!r} (BYLINE_BACKEND); "
                              f"choose one of {', '.join(BACKENDS)}")
 
-    @cached_property
-    def _onnx(self):
-        """The ONNX Runtime encoder, or None when the torch backend is to be used."""
+    def _load_onnx(self, int8: bool):
+        """An ONNX Runtime encoder, or None when the torch backend is to be used."""
         if self.requested_backend == "torch":
             return None
         from index import onnx_backend
@@ -104,7 +107,7 @@ class Embedder:
             if importlib.util.find_spec("onnxruntime") is None:
                 raise onnx_backend.UnsupportedModel("onnxruntime is not installed")
             return onnx_backend.OnnxEncoder(self.info.path, self.info.name, self.info.max_seq_length,
-                                            batch_size=self.batch_size)
+                                            batch_size=self.batch_size, int8=int8)
         except Exception as exc:  # no export (or an unwritable cache): sentence-transformers still works
             if self.requested_backend == "onnx":
                 raise
@@ -112,10 +115,28 @@ class Embedder:
                 print(f"byline: {exc}; using sentence-transformers instead", file=sys.stderr)
             return None
 
+    @cached_property
+    def _onnx(self):
+        """The passage encoder: int8 unless $BYLINE_ONNX_INT8=0, then the query encoder itself."""
+        from index import onnx_backend
+
+        return self._load_onnx(True) if onnx_backend.int8_requested() else self._query_onnx
+
+    @cached_property
+    def _query_onnx(self):
+        """The query encoder, always fp32."""
+        return self._load_onnx(False)
+
     @property
     def backend(self) -> str:
-        """The backend that encodes, "onnx" or "torch" (decided, and the model loaded, on first use)."""
+        """The backend that encodes passages, "onnx" or "torch" (decided, and the model loaded,
+        on first use)."""
         return "onnx" if self._onnx is not None else "torch"
+
+    @property
+    def query_backend(self) -> str:
+        """The backend that encodes queries (loads the query model)."""
+        return "onnx" if self._query_onnx is not None else "torch"
 
     @cached_property
     def model(self):
@@ -148,13 +169,21 @@ class Embedder:
         return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def encode(self, texts: list[str]):
-        """Unit-length float32 vectors, one row per text."""
+        """Passages: unit-length float32 vectors, one row per text."""
+        return self._encode(texts, query=False)
+
+    def encode_queries(self, texts: list[str]):
+        """Queries: unit-length float32 vectors, one row per text, always at full precision."""
+        return self._encode(texts, query=True)
+
+    def _encode(self, texts: list[str], query: bool):
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.info.dimension), dtype="float32")
-        if self._onnx is not None:
-            return self._onnx.encode(list(texts))
+        onnx = self._query_onnx if query else self._onnx
+        if onnx is not None:
+            return onnx.encode(list(texts))
         vectors = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,

@@ -2,7 +2,8 @@
 
 For each SET (a folder name under ../shared/data/, or any folder path) holding `corpus.jsonl`,
 `queries.jsonl` and `qrels.tsv`, this script builds a byline index of the corpus once (cached in
-~/.cache/byline-eval/<set>-<max_tokens>-<overlap>/, or under --cache DIR; reused when its
+~/.cache/byline-eval/<set>-<max_tokens>-<overlap>-<int8|fp32>/ by the precision that encodes
+passages ($BYLINE_ONNX_INT8), or under --cache DIR; reused when its
 manifest.json exists; the build time is kept beside it in <that folder>.build.json), runs
 every judged query through `search.ranker.Ranker` for each ranking variant, and scores the runs
 with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
@@ -23,7 +24,8 @@ Reproduce (from the repository root):
     .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all   # slow
 
 Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE),
-with the embedding backend that encoded the queries (byline picks onnx or torch; $BYLINE_BACKEND).
+with the embedding backend that encoded the queries (byline picks onnx or torch; $BYLINE_BACKEND)
+and the precision of the passage vectors.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import sys
 import time
@@ -47,6 +50,7 @@ from index.chunker import ChunkingParams
 from index.documents import Article
 from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
+from index.onnx_backend import int8_requested
 from index.manifest import IndexProblem
 from search.lexical import BM25Params
 from search.opened import OpenIndex
@@ -169,6 +173,12 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float 
     return report.seconds
 
 
+def passage_precision() -> str:
+    """How new passages are encoded here: "int8" (byline's default with ONNX) or "fp32"."""
+    torch = os.environ.get("BYLINE_BACKEND", "").strip().lower() == "torch"
+    return "int8" if int8_requested() and not torch else "fp32"
+
+
 def build_note(index_dir: Path) -> Path:
     """Beside the index (not in it): how long the build took, for reports of later runs."""
     return index_dir.with_name(index_dir.name + ".build.json")
@@ -275,7 +285,8 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     test = load_set(spec, args.split, args.limit_queries)
     params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
     corpus = corpus_folder(test.folder)
-    index_dir = args.cache.expanduser() / f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}"
+    index_dir = (args.cache.expanduser() /
+                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{passage_precision()}")
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
@@ -301,7 +312,8 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         "index_build_seconds": round(build_seconds, 1) if build_seconds is not None else previous_build(index_dir),
         "articles": index.manifest.articles, "chunks": index.manifest.chunks,
         "model": index.manifest.model_name, "chunking": index.manifest.chunking,
-        "embedding_backend": getattr(index.embedder, "backend", None),  # of the queries (onnx/torch)
+        "embedding_backend": index.embedder.query_backend,  # of the queries (onnx/torch)
+        "passage_vectors": passage_precision(),
         "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
         "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "variants": [asdict(r) for r in rows],

@@ -121,7 +121,7 @@ class Ranker:
         semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
         matrix = [None] * len(queries)
         if mode != "lexical":
-            matrix = self.index.embedder.encode(list(queries))
+            matrix = self.index.embedder.encode_queries(list(queries))
             semantic_hits = semantic.search_chunks(self.index.vectors, matrix, self.options.depth, self._allowed)
         out = []
         for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):

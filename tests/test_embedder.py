@@ -185,18 +185,34 @@ def test_two_processes_export_once(info, tmp_path):
     assert [p.name for p in (tmp_path / "cache").glob("onnx/*/*.onnx")] == ["model.onnx"]
 
 
-def test_int8_close_to_torch(info, fresh_cache, torch_embedder):
-    """The int8 model: SmoothQuant calibrated on index/calibration.txt, quantized by the exporter."""
-    with _env(BYLINE_CACHE=str(fresh_cache), BYLINE_ONNX_INT8="1"):
-        embedder = Embedder(info, backend="onnx")
-        vectors = embedder.encode(SAMPLES)
-    assert embedder._onnx.path.name == "model.int8.onnx"
-    assert (embedder._onnx.path.parent.parent / "model.int8.onnx").is_file()
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    cosines = _cosines(vectors, torch_embedder.encode(SAMPLES))
-    assert cosines.mean() > 0.99
+def test_passages_int8_queries_fp32_by_default(info, fresh_cache, torch_embedder):
+    """Without $BYLINE_ONNX_INT8, passages go through the int8 model (SmoothQuant calibrated on
+    index/calibration.txt, quantized by the exporter) and queries through fp32; a process that
+    only asks for query vectors never loads the int8 model."""
+    with _env(BYLINE_CACHE=str(fresh_cache), BYLINE_ONNX_INT8=None):
+        searcher = Embedder(info, backend="onnx")
+        queries = searcher.encode_queries(SAMPLES)
+        assert searcher.query_backend == "onnx" and "_onnx" not in vars(searcher)
+        indexer = Embedder(info, backend="onnx")
+        passages = indexer.encode(SAMPLES)
+    assert searcher._query_onnx.path.name == "model.onnx"
+    assert indexer._onnx.path.name == "model.int8.onnx" and "_query_onnx" not in vars(indexer)
+    reference = torch_embedder.encode(SAMPLES)
+    assert _cosines(queries, reference).min() > 0.999
+    np.testing.assert_allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    cosines = _cosines(passages, reference)
+    assert 0.99 < cosines.mean() < 0.9995  # really the int8 model, and close to fp32
     # every real text > 0.98 (SciFact passages: mean 0.996, min 0.992); the empty text ~0.97
     assert all(c > 0.98 for text, c in zip(SAMPLES, cosines) if text)
+
+
+def test_int8_off_uses_one_fp32_model(info, fresh_cache, onnx_embedder):
+    with _env(BYLINE_CACHE=str(fresh_cache), BYLINE_ONNX_INT8="0"):
+        embedder = Embedder(info, backend="onnx")
+        passages, queries = embedder.encode(SAMPLES), embedder.encode_queries(SAMPLES)
+    assert embedder._onnx is embedder._query_onnx and embedder._onnx.path.name == "model.onnx"
+    np.testing.assert_array_equal(passages, queries)
+    np.testing.assert_allclose(passages, onnx_embedder.encode(SAMPLES), atol=1e-6)
 
 
 def test_backend_env_torch(info, monkeypatch, torch_embedder):
