@@ -160,7 +160,8 @@ def ensure_export(model_dir: Path, name: str, int8: bool = False) -> Path:
 
 
 def _run_export(model_dir: Path, target: Path, int8: bool) -> None:
-    print("preparing the ONNX model (once)", file=sys.stderr, flush=True)
+    kind = "int8 ONNX model for passages" if int8 else "ONNX model"
+    print(f"preparing the {kind} (once)", file=sys.stderr, flush=True)
     # -P: do not put this folder (index/) first on sys.path, where its modules could shadow others
     command = [sys.executable, "-P", str(Path(__file__).resolve()), "export", str(model_dir), str(target)]
     command += ["--int8"] if int8 else []

@@ -189,12 +189,14 @@ def test_passages_int8_queries_fp32_by_default(info, fresh_cache, torch_embedder
     """Without $BYLINE_ONNX_INT8, passages go through the int8 model (SmoothQuant calibrated on
     index/calibration.txt, quantized by the exporter) and queries through fp32; a process that
     only asks for query vectors never loads the int8 model."""
-    with _env(BYLINE_CACHE=str(fresh_cache), BYLINE_ONNX_INT8=None):
+    err = io.StringIO()
+    with _env(BYLINE_CACHE=str(fresh_cache), BYLINE_ONNX_INT8=None), contextlib.redirect_stderr(err):
         searcher = Embedder(info, backend="onnx")
         queries = searcher.encode_queries(SAMPLES)
         assert searcher.query_backend == "onnx" and "_onnx" not in vars(searcher)
         indexer = Embedder(info, backend="onnx")
         passages = indexer.encode(SAMPLES)
+    assert err.getvalue().strip() == "preparing the int8 ONNX model for passages (once)"
     assert searcher._query_onnx.path.name == "model.onnx"
     assert indexer._onnx.path.name == "model.int8.onnx" and "_query_onnx" not in vars(indexer)
     reference = torch_embedder.encode(SAMPLES)
