@@ -115,12 +115,18 @@ class Embedder:
                 print(f"byline: {exc}; using sentence-transformers instead", file=sys.stderr)
             return None
 
+    @property
+    def int8_passages(self) -> bool:
+        """Whether passages are meant for the int8 model: ONNX, and not $BYLINE_ONNX_INT8=0
+        (decided without loading anything; a model ONNX cannot run still falls back to torch)."""
+        from index import onnx_backend
+
+        return self.requested_backend != "torch" and onnx_backend.int8_requested()
+
     @cached_property
     def _onnx(self):
         """The passage encoder: int8 unless $BYLINE_ONNX_INT8=0, then the query encoder itself."""
-        from index import onnx_backend
-
-        return self._load_onnx(True) if onnx_backend.int8_requested() else self._query_onnx
+        return self._load_onnx(True) if self.int8_passages else self._query_onnx
 
     @cached_property
     def _query_onnx(self):

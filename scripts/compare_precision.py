@@ -12,8 +12,6 @@ mean per-query difference to fp32/fp32 and its standard error, to tell a change 
 
 from __future__ import annotations
 
-import csv
-import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -25,12 +23,11 @@ from ir_measures import nDCG
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evaluate import DEFAULT_CACHE, load_set  # noqa: E402  (scripts/evaluate.py)
 from index.embedder import resolve_model  # noqa: E402
 from index.onnx_backend import OnnxEncoder  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "scifact"
-CACHE = Path.home() / ".cache" / "byline-eval"
-SPLITS = {"test": "", "train": "_train"}
+SPLITS = {"test": "test", "train": "tune"}  # SciFact's tuning split is its train queries
 
 
 def stored_vectors(index: Path) -> tuple[list[str], np.ndarray]:
@@ -45,16 +42,6 @@ def stored_vectors(index: Path) -> tuple[list[str], np.ndarray]:
     return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
 
-def judged(suffix: str) -> tuple[dict, dict]:
-    qrels: dict[str, dict[str, int]] = {}
-    with open(DATA / f"qrels{suffix}.tsv") as fh:
-        for r in csv.DictReader(fh, delimiter="\t"):
-            qrels.setdefault(r["query-id"], {})[r["corpus-id"]] = int(r["score"])
-    with open(DATA / f"queries{suffix}.jsonl") as fh:
-        queries = {q["_id"]: q["text"] for q in map(json.loads, fh) if q["_id"] in qrels}
-    return qrels, queries
-
-
 def per_query(owner: list[str], passages: np.ndarray, queries: np.ndarray, qids: list[str], qrels) -> dict:
     run = {}
     for qid, row in zip(qids, queries @ passages.T):
@@ -67,11 +54,12 @@ def per_query(owner: list[str], passages: np.ndarray, queries: np.ndarray, qids:
 
 def main() -> None:
     info = resolve_model()
-    passages = {p: stored_vectors(CACHE / f"scifact-200-1-{p}") for p in ("fp32", "int8")}
+    passages = {p: stored_vectors(DEFAULT_CACHE / f"scifact-200-1-{p}") for p in ("fp32", "int8")}
     if passages["fp32"][0] != passages["int8"][0]:
         sys.exit("compare_precision: the two indexes hold different passages")
     encoders = {p: OnnxEncoder(info.path, info.name, info.max_seq_length, int8=p == "int8") for p in ("fp32", "int8")}
-    sets = {name: judged(suffix) for name, suffix in SPLITS.items()}
+    sets = {name: (t.qrels, t.queries) for name, split in SPLITS.items()
+            for t in [load_set("scifact", split, None)]}
     scores = {}
     for p_side, (owner, matrix) in passages.items():
         for q_side, encoder in encoders.items():

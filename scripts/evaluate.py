@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import re
 import sys
 import time
@@ -50,7 +49,6 @@ from index.chunker import ChunkingParams
 from index.documents import Article
 from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
-from index.onnx_backend import int8_requested
 from index.manifest import IndexProblem
 from search.lexical import BM25Params
 from search.opened import OpenIndex
@@ -175,8 +173,7 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float 
 
 def passage_precision() -> str:
     """How new passages are encoded here: "int8" (byline's default with ONNX) or "fp32"."""
-    torch = os.environ.get("BYLINE_BACKEND", "").strip().lower() == "torch"
-    return "int8" if int8_requested() and not torch else "fp32"
+    return "int8" if Embedder(resolve_model()).int8_passages else "fp32"
 
 
 def build_note(index_dir: Path) -> Path:
