@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
 from index import vectors
-from search import aggregate, feedback, fusion, highlight, lexical, semantic
+from search import aggregate, bm25, feedback, fusion, highlight, lexical, semantic
 from search.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
 from search.filters import Filters
 from search.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
@@ -99,6 +99,10 @@ class Ranker:
         return self.index.lexical.searcher(weighting=lexical.weighting(self.options.bm25))
 
     @cached_property
+    def _scorer(self) -> bm25.Scorer:
+        return bm25.Scorer(self._searcher)
+
+    @cached_property
     def _allowed(self) -> list[int] | None:
         f = self.options.filters
         return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
@@ -125,7 +129,8 @@ class Ranker:
             semantic_hits = semantic.search_chunks(self.index.vectors, matrix, self.options.depth, self._allowed)
         out = []
         for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):
-            lex_hits = lexical.search_chunks(self._searcher, q, self.options.depth, self.options.filters) if q else []
+            lex_hits = lexical.search_chunks(self._searcher, q, self.options.depth, self.options.filters,
+                                              self._scorer) if q else []
             terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
             out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query)))
         return out

@@ -1,0 +1,98 @@
+"""BM25F for plain-word queries, computed with numpy over Whoosh's postings.
+
+A question or a list of keywords parses to an OR of single words over title and body. Its BM25F
+score is a sum of one term per word and field, so it can be computed for every matching chunk
+at once instead of one posting at a time. The statistics are Whoosh's own (its idf, average
+field lengths, B and K1 from the searcher's weighting), so the ranking is Whoosh's ranking.
+Every other query (phrases, AND, NOT, wildcards, ranges, fields like source:) goes to Whoosh.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.scoring import BM25FScorer
+
+from search import postings
+from search.postings import UnsupportedPostings
+
+__all__ = ["PlainTerm", "Scorer", "UnsupportedPostings", "plain_terms"]
+
+PlainTerm = tuple[str, str, float]  # field, analysed word, boost
+
+
+def plain_terms(q: wq.Query, fieldnames: tuple[str, ...]) -> list[PlainTerm] | None:
+    """The (field, word, boost) parts of a query that is a plain OR of words; None otherwise."""
+    if type(q) is wq.Term:
+        nodes = [q]
+    elif type(q) is wq.Or and q.boost == 1.0 and q.scale is None \
+            and all(type(c) is wq.Term for c in q.subqueries):
+        nodes = q.subqueries
+    else:
+        return None
+    if any(n.fieldname not in fieldnames or n.minquality for n in nodes):
+        return None
+    return [(n.fieldname, n.text, n.boost) for n in nodes]
+
+
+class Scorer:
+    """Top chunks for plain-word queries on one Whoosh searcher (a fixed snapshot of the index);
+    keep it for many queries, as it caches field lengths and deletions."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.leaves = searcher.reader().leaf_readers()
+        self.doc_count = searcher.doc_count_all()
+        self._lengths: dict[str, np.ndarray] = {}
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        if fieldname not in self._lengths:
+            parts = [postings.field_lengths(seg, fieldname) for seg, _ in self.leaves]
+            self._lengths[fieldname] = np.concatenate(parts) if parts else np.empty(0)
+        return self._lengths[fieldname]
+
+    @cached_property
+    def live(self) -> np.ndarray:
+        live = np.ones(self.doc_count, dtype=bool)
+        for seg, offset in self.leaves:
+            live[postings.deleted_docnums(seg) + offset] = False
+        return live
+
+    def top(self, terms: list[PlainTerm], limit: int | None, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(docnum, score) of the best `limit` documents, best first; ties go to the lower
+        docnum, as in Whoosh. `allowed` is a boolean mask of documents a filter lets through."""
+        scores = np.zeros(self.doc_count)
+        matched = np.zeros(self.doc_count, dtype=bool)
+        reader = self.searcher.reader()
+        weighting = self.searcher.weighting
+        for fieldname, text, boost in terms:
+            if (fieldname, text) not in reader:
+                continue
+            scorer = weighting.scorer(self.searcher, fieldname, text)
+            if type(scorer) is not BM25FScorer:
+                raise UnsupportedPostings(f"weighting {type(weighting).__name__}")
+            idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            lengths = self.lengths(fieldname)
+            for seg, offset in self.leaves:
+                ids, tf = postings.term_postings(seg, fieldname, text)
+                if not len(ids):
+                    continue
+                ids = ids + offset
+                norm = k1 * ((1 - b) + b * lengths[ids] / avgfl)
+                scores[ids] += boost * (idf * ((tf * (k1 + 1)) / (tf + norm)))
+                matched[ids] = True
+        matched &= self.live
+        if allowed is not None:
+            matched &= allowed
+        candidates = np.flatnonzero(matched)
+        limit = len(candidates) if limit is None else limit
+        if 0 < limit < len(candidates):
+            candidates = candidates[np.argpartition(-scores[candidates], limit - 1)[:limit]]
+            # argpartition splits ties at the cut arbitrarily; take every tie, then cut in order
+            cut = scores[candidates].min()
+            candidates = np.flatnonzero(matched & (scores >= cut))
+        order = np.lexsort((candidates, -scores[candidates]))[:limit]
+        best = candidates[order]
+        return [(int(d), float(s)) for d, s in zip(best, scores[best])]

@@ -1,0 +1,110 @@
+"""The numpy BM25F scorer gives Whoosh's own ranking and scores, on real Whoosh indexes with
+several segments, deletions, ties and filters; other query shapes are left to Whoosh."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from index import lexical as lexical_index
+from search import bm25, lexical
+from search.filters import Filters
+
+VOCAB = ("minister talks korea nuclear election vote budget tax football match club striker "
+         "market shares bank rates film award actor music album band police court trial").split()
+SOURCES = ("Wire A", "Wire B", "Wire C")
+
+
+def _build(path, docs_per_commit=(40, 25, 15), seed=7):
+    """Chunks of random words, committed in several segments, some deleted afterwards."""
+    rng = random.Random(seed)
+    ix = lexical_index.open_or_create(path)
+    chunk_id = 0
+    for count in docs_per_commit:
+        writer = ix.writer()
+        for _ in range(count):
+            words = rng.choices(VOCAB, k=rng.randint(3, 40))
+            title = " ".join(rng.choices(VOCAB, k=rng.randint(0, 4)))
+            if chunk_id % 9 == 0:  # identical chunks give exactly tied scores
+                words, title = ["korea", "talks", "minister"], ""
+            writer.add_document(**lexical_index.chunk_document(
+                chunk_id, f"a{chunk_id // 3}", title, " ".join(words), rng.choice(SOURCES),
+                f"2020-01-{rng.randint(1, 28):02d}"))
+            chunk_id += 1
+        writer.commit(merge=False)
+    writer = ix.writer()
+    for article in ("a2", "a10", "a21"):
+        writer.delete_by_term("article_id", article)
+    writer.commit(merge=False)
+    return ix
+
+
+@pytest.fixture(scope="module")
+def whoosh_index(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("bm25") / "lexical")
+
+
+QUERIES = [
+    "who proposed talks with korea",
+    "minister",
+    "nuclear talks minister korea vote",
+    "football striker club match award",
+    "bank rates market shares tax budget",
+    "title:film actor",
+    "words nobody wrote",
+    "trial court police court",  # a repeated word counts twice, as in Whoosh
+]
+
+
+@pytest.mark.parametrize("params", [lexical.BM25Params(), lexical.BM25Params(k1=2.0, b=0.3, title_b=0.9)])
+@pytest.mark.parametrize("filters", [Filters(), Filters(sources=("wire b",)), Filters(since="2020-01-05", until="2020-01-20")])
+def test_same_ranking_and_scores_as_whoosh(whoosh_index, params, filters):
+    searcher = whoosh_index.searcher(weighting=lexical.weighting(params))
+    assert len(searcher.reader().leaf_readers()) > 1 and searcher.reader().has_deletions()
+    scorer = bm25.Scorer(searcher)
+    for text in QUERIES:
+        q = lexical.parse_query(text, whoosh_index.schema)
+        assert bm25.plain_terms(q, lexical.SEARCH_FIELDS) is not None, text
+        for limit in (1, 5, 10, 200):
+            by_whoosh = lexical.search_chunks(searcher, q, limit, filters)
+            by_numpy = lexical.search_chunks(searcher, q, limit, filters, scorer)
+            assert [c for c, _ in by_numpy] == [c for c, _ in by_whoosh], (text, limit)
+            assert [s for _, s in by_numpy] == pytest.approx([s for _, s in by_whoosh], rel=1e-9)
+
+
+def test_ties_are_taken_in_document_order(whoosh_index):
+    searcher = whoosh_index.searcher(weighting=lexical.weighting(lexical.BM25Params()))
+    q = lexical.parse_query("korea talks minister", whoosh_index.schema)
+    hits = bm25.Scorer(searcher).top(bm25.plain_terms(q, lexical.SEARCH_FIELDS), 200)
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True)
+    groups: dict[float, list[int]] = {}
+    for docnum, score in hits:
+        groups.setdefault(score, []).append(docnum)
+    assert max(len(g) for g in groups.values()) > 1
+    assert all(g == sorted(g) for g in groups.values())
+
+
+def test_deleted_chunks_are_never_returned(whoosh_index):
+    searcher = whoosh_index.searcher(weighting=lexical.weighting(lexical.BM25Params()))
+    q = lexical.parse_query(" ".join(VOCAB), whoosh_index.schema)
+    hits = lexical.search_chunks(searcher, q, 1000, Filters(), bm25.Scorer(searcher))
+    deleted = {c for c in range(80) if c // 3 in (2, 10, 21)}
+    assert len(hits) == 80 - len(deleted)
+    assert not deleted & {c for c, _ in hits}
+
+
+@pytest.mark.parametrize("text", [
+    '"talks with korea"', "korea AND talks", "korea NOT talks", "kor*", "source:wire", "korea^2 OR (talks AND vote)",
+])
+def test_other_query_shapes_are_left_to_whoosh(whoosh_index, text):
+    q = lexical.parse_query(text, whoosh_index.schema)
+    assert bm25.plain_terms(q, lexical.SEARCH_FIELDS) is None
+
+
+def test_an_empty_index_returns_nothing(tmp_path):
+    ix = lexical_index.open_or_create(tmp_path / "empty")
+    searcher = ix.searcher(weighting=lexical.weighting(lexical.BM25Params()))
+    q = lexical.parse_query("korea talks", ix.schema)
+    assert lexical.search_chunks(searcher, q, 10, Filters(), bm25.Scorer(searcher)) == []
