@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench.py                      # the 2,225 BBC articles
     .venv/bin/python scripts/bench.py --synthetic 100000   # plus a synthetic archive of that size
     .venv/bin/python scripts/bench.py --encoders           # encoder speed only: torch, ONNX fp32, int8
+    .venv/bin/python scripts/bench.py --workdir DIR --reuse  # query indexes a previous run left in DIR
 
 Ingest runs the real `byline index add` in a subprocess (time, articles/s, chunks/s, peak RSS,
 index size). Warm latency runs 200 queries per mode in one process (p50/p95). Cold latency
@@ -117,12 +118,16 @@ def synthesize(source: Path, target: Path, count: int) -> None:
                                  "source": rng.choice(["Wire A", "Wire B", "Wire C"])}) + "\n")
 
 
-def run_set(name: str, corpus: Path, workdir: Path) -> dict:
+def run_set(name: str, corpus: Path, workdir: Path, reuse: bool = False) -> dict:
     index = workdir / f"{name}-index"
-    shutil.rmtree(index, ignore_errors=True)
-    print(f"[{name}] indexing {corpus} ...", file=sys.stderr, flush=True)
-    result = {"set": name, "ingest": ingest(corpus, index)}
-    result["ingest"]["unchanged_rerun_seconds"] = reingest(corpus, index)
+    result = {"set": name, "ingest": None}
+    if reuse and index.is_dir():
+        print(f"[{name}] reusing {index}; ingest not measured", file=sys.stderr, flush=True)
+    else:
+        shutil.rmtree(index, ignore_errors=True)
+        print(f"[{name}] indexing {corpus} ...", file=sys.stderr, flush=True)
+        result["ingest"] = ingest(corpus, index)
+        result["ingest"]["unchanged_rerun_seconds"] = reingest(corpus, index)
     queries = bench_queries(corpus)
     print(f"[{name}] warm queries ...", file=sys.stderr, flush=True)
     result["warm"] = warm_latency(index, queries)
@@ -172,9 +177,11 @@ def encoder_speed(corpus: Path, articles: int = 600, slices: int = 8) -> dict:
 
 def print_table(result: dict) -> None:
     i, w, c = result["ingest"], result["warm"], result["cold_seconds"]
-    print(f"\n{result['set']}: {i['articles']} articles, {i['chunks']} chunks")
-    print(f"  ingest   {i['seconds']} s  ({i['articles_per_s']} articles/s, {i['chunks_per_s']} chunks/s), "
-          f"peak RSS {i['peak_rss_mb']:.0f} MB, index {i['index_mb']} MB, unchanged re-run {i['unchanged_rerun_seconds']} s")
+    print(f"\n{result['set']}:")
+    if i:
+        print(f"  ingest   {i['articles']} articles, {i['chunks']} chunks in {i['seconds']} s  "
+              f"({i['articles_per_s']} articles/s, {i['chunks_per_s']} chunks/s), peak RSS "
+              f"{i['peak_rss_mb']:.0f} MB, index {i['index_mb']} MB, unchanged re-run {i['unchanged_rerun_seconds']} s")
     for mode, f in w.items():
         print(f"  warm {mode:9s} p50 {f['p50_ms']:7.1f} ms   p95 {f['p95_ms']:7.1f} ms")
     for what, seconds in c.items():
@@ -187,6 +194,8 @@ def main() -> None:
     parser.add_argument("--skip-bbc", action="store_true")
     parser.add_argument("--encoders", action="store_true", help="only compare the encoders' speed")
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="query indexes already in --workdir instead of building them (no ingest figures)")
     args = parser.parse_args()
     bbc = DATA / "bbc_news" / "corpus.jsonl"
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="byline-bench-"))
@@ -206,11 +215,12 @@ def main() -> None:
         return
     results = []
     if not args.skip_bbc:
-        results.append(run_set("bbc_news", bbc, workdir))
+        results.append(run_set("bbc_news", bbc, workdir, args.reuse))
     if args.synthetic:
         corpus = workdir / f"synthetic-{args.synthetic}.jsonl"
-        synthesize(bbc, corpus, args.synthetic)
-        results.append(run_set(f"synthetic-{args.synthetic}", corpus, workdir))
+        if not (args.reuse and corpus.is_file()):
+            synthesize(bbc, corpus, args.synthetic)
+        results.append(run_set(f"synthetic-{args.synthetic}", corpus, workdir, args.reuse))
     (ROOT / "runs").mkdir(exist_ok=True)
     for result in results:
         print_table(result)
