@@ -180,7 +180,9 @@ class IndexWriter:
 
     def _whoosh(self):
         if self.whoosh is None:
-            self.whoosh = self.lexical_index.writer(limitmb=128)
+            # Separate segment files, not one compound file: Whoosh opens a compound file by
+            # copying each part into memory, 0.3 s and 400 MB per search at 100,000 articles.
+            self.whoosh = self.lexical_index.writer(limitmb=128, compound=False)
         return self.whoosh
 
     def flush(self) -> None:
