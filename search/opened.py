@@ -40,7 +40,7 @@ class OpenIndex:
     @cached_property
     def vectors(self):
         try:
-            return vectors.load(self.paths.vectors(self.generation), self.manifest.dimension)
+            return vectors.load(self.paths.vectors(self.generation), self.manifest.dimension, mapped=True)
         except OSError as exc:
             raise IndexProblem(str(exc)) from None
 
