@@ -1,7 +1,7 @@
 """Lexical retrieval with Whoosh: BM25F over chunk titles and bodies.
 
 Queries use the Whoosh query language (fields, "phrases", AND/OR/NOT, ranges); plain questions
-are read as a disjunction of their content words, as BM25 expects.
+are read as a disjunction of their content words, as BM25 expects, and scored by `search.bm25`.
 """
 
 from __future__ import annotations
