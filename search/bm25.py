@@ -38,11 +38,14 @@ def plain_terms(q: wq.Query, fieldnames: tuple[str, ...]) -> list[PlainTerm] | N
 
 
 class Scorer:
-    """Top chunks for plain-word queries on one Whoosh searcher (a fixed snapshot of the index);
-    keep it for many queries, as it caches field lengths and deletions."""
+    """Top chunks for plain-word queries on one Whoosh searcher (a fixed snapshot of the index),
+    among the documents `filter_query` matches (all when None); keep it for many queries, as it
+    caches field lengths, deletions and the filter (a date range costs Whoosh 0.4 s at 100,000
+    articles)."""
 
-    def __init__(self, searcher):
+    def __init__(self, searcher, filter_query: wq.Query | None = None):
         self.searcher = searcher
+        self.filter_query = filter_query
         self.leaves = searcher.reader().leaf_readers()
         self.doc_count = searcher.doc_count_all()
         self._lengths: dict[str, np.ndarray] = {}
@@ -54,15 +57,20 @@ class Scorer:
         return self._lengths[fieldname]
 
     @cached_property
-    def live(self) -> np.ndarray:
-        live = np.ones(self.doc_count, dtype=bool)
+    def eligible(self) -> np.ndarray:
+        """Which documents may be returned: not deleted, and matched by the filter."""
+        eligible = np.ones(self.doc_count, dtype=bool)
         for seg, offset in self.leaves:
-            live[postings.deleted_docnums(seg) + offset] = False
-        return live
+            eligible[postings.deleted_docnums(seg) + offset] = False
+        if self.filter_query is not None:
+            allowed = np.zeros(self.doc_count, dtype=bool)
+            allowed[np.fromiter(self.searcher.docs_for_query(self.filter_query), dtype=np.int64)] = True
+            eligible &= allowed
+        return eligible
 
-    def top(self, terms: list[PlainTerm], limit: int | None, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(docnum, score) of the best `limit` documents, best first; ties go to the lower
-        docnum, as in Whoosh. `allowed` is a boolean mask of documents a filter lets through."""
+    def top(self, terms: list[PlainTerm], limit: int | None) -> list[tuple[int, float]]:
+        """(docnum, score) of the best `limit` eligible documents, best first; ties go to the
+        lower docnum, as in Whoosh."""
         scores = np.zeros(self.doc_count)
         matched = np.zeros(self.doc_count, dtype=bool)
         reader = self.searcher.reader()
@@ -83,9 +91,7 @@ class Scorer:
                 norm = k1 * ((1 - b) + b * lengths[ids] / avgfl)
                 scores[ids] += boost * (idf * ((tf * (k1 + 1)) / (tf + norm)))
                 matched[ids] = True
-        matched &= self.live
-        if allowed is not None:
-            matched &= allowed
+        matched &= self.eligible
         candidates = np.flatnonzero(matched)
         limit = len(candidates) if limit is None else limit
         if 0 < limit < len(candidates):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from whoosh import qparser, query as wq, scoring
 
 from index.lexical import analyzer
@@ -104,28 +103,24 @@ def weighting(params: BM25Params) -> scoring.WeightingModel:
     return scoring.BM25F(B=params.b, K1=params.k1, title_B=params.title_b)
 
 
+def plain_scorer(searcher, filters: Filters) -> bm25.Scorer:
+    """The numpy scorer of plain-word queries for this searcher and these filters."""
+    return bm25.Scorer(searcher, filter_query(filters))
+
+
 def search_chunks(searcher, q: wq.Query, limit: int, filters: Filters,
                   scorer: bm25.Scorer | None = None) -> list[tuple[int, float]]:
     """Top chunks for a parsed query as (chunk_id, BM25F score), best first.
 
-    With a `bm25.Scorer` on the same searcher, plain-word queries are scored with numpy (the
-    same scores, several times faster on large indexes); the rest go through Whoosh."""
+    With `plain_scorer(searcher, filters)`, plain-word queries are scored with numpy (the same
+    scores, several times faster on large indexes); the rest go through Whoosh."""
     terms = bm25.plain_terms(q, SEARCH_FIELDS) if scorer is not None else None
     if terms is not None:
         try:
-            hits = scorer.top(terms, limit, _filter_mask(searcher, filters, scorer.doc_count))
+            hits = scorer.top(terms, limit)
         except bm25.UnsupportedPostings:
             pass
         else:
             return [(searcher.stored_fields(docnum)["chunk_id"], score) for docnum, score in hits]
     results = searcher.search(q, limit=limit, filter=filter_query(filters))
     return [(hit["chunk_id"], hit.score) for hit in results]
-
-
-def _filter_mask(searcher, filters: Filters, doc_count: int):
-    fq = filter_query(filters)
-    if fq is None:
-        return None
-    mask = np.zeros(doc_count, dtype=bool)
-    mask[np.fromiter(searcher.docs_for_query(fq), dtype=np.int64)] = True
-    return mask

@@ -100,7 +100,7 @@ class Ranker:
 
     @cached_property
     def _scorer(self) -> bm25.Scorer:
-        return bm25.Scorer(self._searcher)
+        return lexical.plain_scorer(self._searcher, self.options.filters)
 
     @cached_property
     def _allowed(self) -> list[int] | None:

@@ -62,7 +62,7 @@ QUERIES = [
 def test_same_ranking_and_scores_as_whoosh(whoosh_index, params, filters):
     searcher = whoosh_index.searcher(weighting=lexical.weighting(params))
     assert len(searcher.reader().leaf_readers()) > 1 and searcher.reader().has_deletions()
-    scorer = bm25.Scorer(searcher)
+    scorer = lexical.plain_scorer(searcher, filters)
     for text in QUERIES:
         q = lexical.parse_query(text, whoosh_index.schema)
         assert bm25.plain_terms(q, lexical.SEARCH_FIELDS) is not None, text
