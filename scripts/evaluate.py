@@ -282,8 +282,9 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     test = load_set(spec, args.split, args.limit_queries)
     params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
     corpus = corpus_folder(test.folder)
+    precision = passage_precision()
     index_dir = (args.cache.expanduser() /
-                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{passage_precision()}")
+                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}")
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
@@ -310,7 +311,7 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         "articles": index.manifest.articles, "chunks": index.manifest.chunks,
         "model": index.manifest.model_name, "chunking": index.manifest.chunking,
         "embedding_backend": index.embedder.query_backend,  # of the queries (onnx/torch)
-        "passage_vectors": passage_precision(),
+        "passage_vectors": precision,
         "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
         "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "variants": [asdict(r) for r in rows],
