@@ -1,6 +1,8 @@
 """The Whoosh side of an index: one document per chunk, title and body analysed for BM25F.
 
 The schema and analyzer live here so the writer and the searcher can never disagree on them.
+Every index is opened through this module, which first makes Whoosh's pickle loads refuse
+anything but Whoosh's own types (`index.safe_pickle`): opening an index never runs code.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from pathlib import Path
 
 from whoosh import fields, index
 from whoosh.analysis import STOP_WORDS, StemmingAnalyzer
+
+from index import safe_pickle
+
+safe_pickle.install()
 
 # Whoosh's stop list drops "us", which news needs (the US); question words carry nothing.
 STOPWORDS = frozenset(STOP_WORDS - {"us", "not", "may", "will"}) | {
