@@ -125,15 +125,17 @@ class IndexWriter:
         committed = manifest.generation
         self.generation = committed + 1
         _remove_generations(paths, keep=lambda g: committed - KEEP_GENERATIONS < g <= committed)
+        # The derived indexes are opened first: one that cannot be opened (damaged, or refused by
+        # index.safe_pickle) then fails the run before the store's write transaction begins.
+        self.lexical_index = _prepare_lexical(paths, None if fresh else committed, self.generation)
+        self.whoosh = None
+        self.vectors = (vectors.new_index(manifest.dimension) if fresh else
+                        vectors.load(paths.vectors(committed), manifest.dimension, missing_ok=committed == 0))
         self.store = ArticleStore(paths.store, self.generation)
         self.store.begin()
         self.store.recover(committed, keep_from=committed - KEEP_GENERATIONS)
         self.known = self.store.article_hashes()
         self.seen: dict[str, str] = {}
-        self.lexical_index = _prepare_lexical(paths, None if fresh else committed, self.generation)
-        self.whoosh = None
-        self.vectors = (vectors.new_index(manifest.dimension) if fresh else
-                        vectors.load(paths.vectors(committed), manifest.dimension, missing_ok=committed == 0))
         # An index that starts empty is built once, at commit, from the vectors in the store and
         # in its final kind (flat or HNSW), so memory does not grow by 1.5 KB a passage while
         # embedding, and a large first ingest never holds a flat index and an HNSW one at once.

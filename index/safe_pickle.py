@@ -98,7 +98,7 @@ _NAMES = {
     "whoosh.codec.whoosh3": ("loads",), "whoosh.codec.whoosh2": ("loads",),
     "whoosh.codec.plaintext": ("loads",), "whoosh.columns": ("loads",), "whoosh.formats": ("loads",),
     "whoosh.filedb.structfile": ("load",), "whoosh.externalsort": ("load",),
-    "whoosh.filedb.misc": ("loads", "depickle"),
+    "whoosh.filedb.misc": ("loads", "depickle"), "whoosh.util.loading": ("pickle",),
 }
 _installed = False
 
@@ -121,7 +121,10 @@ def install() -> None:
     import whoosh.index
     from whoosh.codec import whoosh3
 
-    whoosh.index.toc_loaders.clear()  # Whoosh 1.x TOCs: unpickled with no restriction at all
+    from whoosh.util.loading import RenamingUnpickler
+
+    whoosh.index.toc_loaders.clear()  # Whoosh 1.x TOCs, read by RenamingUnpickler: refused
+    RenamingUnpickler.find_class = RestrictedUnpickler.find_class
     _name_files(whoosh.index.TOC, whoosh3)
     _installed = True
 
