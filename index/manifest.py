@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from index.filemode import new_file_mode
 from index.layout import IndexPaths
 
 FORMAT_VERSION = 1
@@ -83,9 +84,11 @@ def save_manifest(paths: IndexPaths, manifest: Manifest) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step (temporary file, fsync, rename), with the
+    permissions a new file gets under the user's umask."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o644)
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -41,6 +41,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+try:
+    from index.filemode import new_file_mode
+except ImportError:  # the export runs this file as a script, where `index` may not be importable
+    def new_file_mode() -> int:
+        mask = os.umask(0o022)  # the export's process has one thread
+        os.umask(mask)
+        return 0o666 & ~mask
+
 # index.no_network's variables, repeated because the export runs this file as a script, outside
 # the `index` package: no telemetry or model hub, in this process or the export's.
 _NO_NETWORK = {"ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -198,7 +206,7 @@ def _optimize(raw: Path, ready: Path) -> None:
                                          "1024")
         ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
         for made in (Path(temp) / data.name, Path(temp) / ready.name):
-            os.chmod(made, 0o644 & ~_umask())
+            os.chmod(made, new_file_mode())
         os.replace(Path(temp) / data.name, data)
         os.replace(Path(temp) / ready.name, ready)
 
@@ -210,12 +218,6 @@ def _session_options(ort, level):
     options.graph_optimization_level = level
     options.log_severity_level = 3
     return options
-
-
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
 
 
 # --- the export (child process; imports torch) ---------------------------------------------
@@ -358,7 +360,7 @@ def _quantize_linears(model, spec: dict, torch) -> None:
 def _temp_beside(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(name, 0o644 & ~_umask())  # mkstemp makes it private; the cache is readable like any file
+    os.chmod(name, new_file_mode())  # mkstemp makes it private; the cache is readable like any file
     return Path(name)
 
 
