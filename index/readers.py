@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,11 @@ HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
 # One article is never this long; a bigger .txt/.md/.html file is a log or a dump, not news.
+# The limit also bounds each JSON Lines record.
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
+# A .json or .csv file is read whole before its records are parsed; bigger feeds belong in JSON
+# Lines, which is read a line at a time.
+MAX_RECORD_FILE_BYTES = 1024 * 1024 * 1024
 
 # Field names tried, in order, for each article attribute of a JSON/JSONL/CSV record.
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -41,6 +46,11 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
 
 class UnreadableFile(Exception):
     """A file that cannot be read as text; the message says why."""
+
+
+class NotRegularFile(UnreadableFile):
+    """A FIFO, device, socket or folder where a file was expected: never read (a FIFO blocks
+    forever, /dev/zero never ends)."""
 
 
 @dataclass
@@ -87,11 +97,12 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
     seen_dirs: set[str] = set()
     for given in paths:
         given = Path(given)
-        if given.is_file():
+        if not given.is_dir():
+            if not given.exists():
+                raise FileNotFoundError(f"no such file or folder: {given}")
+            # A file, or a FIFO or device given by name: read_file says why the latter is skipped.
             yield given.parent, given
             continue
-        if not given.exists():
-            raise FileNotFoundError(f"no such file or folder: {given}")
         for dirpath, dirnames, filenames in os.walk(given, followlinks=True):
             real = os.path.realpath(dirpath)
             if real in seen_dirs:
@@ -105,8 +116,46 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
 
 
 def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Skipped]:
-    """Yield the articles of one file, or a single `Skipped` saying why it cannot be read."""
+    """Yield the articles of one file, or a single `Skipped` saying why it cannot be read.
+
+    Ids and paths are made valid UTF-8: a file name with other bytes (b"caf\\xe9.txt") gets
+    them written as escapes ("caf\\xe9.txt"), so it can be stored, printed and searched."""
+    for item in _read_file(path, root, fields):
+        if isinstance(item, Article):
+            item.id, item.path = utf8_text(item.id), item.path and utf8_text(item.path)
+            for attr in ("title", "text", "source", "url", "author"):  # JSON may hold lone surrogates
+                value = getattr(item, attr)
+                if value:
+                    setattr(item, attr, utf8_text(value))
+        else:
+            item.path = utf8_text(item.path)
+        yield item
+
+
+def utf8_text(text: str) -> str:
+    """`text` if it encodes as UTF-8; else a file name's undecodable bytes as \\xNN escapes (and
+    any other lone surrogate as "?")."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Skipped]:
     suffix = path.suffix.lower()
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    if not stat.S_ISREG(mode):
+        yield Skipped(str(path), f"not a regular file ({_file_kind(mode)}); only files are read")
+        return
     if path.stem.upper() in ("README", "LICENSE", "CHANGELOG"):
         yield Skipped(str(path), "a folder's README or LICENSE, not an article")
         return
@@ -114,17 +163,20 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
         yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}")
         return
     try:
-        size = path.stat().st_size
-        if suffix not in RECORD_SUFFIXES and size > MAX_ARTICLE_BYTES:
-            yield Skipped(str(path), f"too large for one article ({size / 2**20:.1f} MB; the limit is "
-                                     f"{MAX_ARTICLE_BYTES // 2**20} MB)")
-            return
-        if suffix == ".jsonl" and not _starts_utf16(path):
-            yield from _stream_jsonl(path, _relative(path, root), fields)
-            return
-        raw = path.read_bytes()
+        fh = open_regular(path)
+    except UnreadableFile as exc:
+        yield Skipped(str(path), str(exc))
+        return
     except OSError as exc:
         yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    with fh:
+        try:
+            raw = yield from _read_bounded(fh, path, suffix, root, fields)
+        except OSError as exc:
+            yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+            return
+    if raw is None:
         return
     try:
         text = decode(raw)
@@ -144,6 +196,54 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
     else:
         article.path = os.path.abspath(path)
         yield article
+
+
+def open_regular(path: Path):
+    """`path` opened for reading in binary, if it is a regular file (after following links).
+
+    Opened without blocking and checked on the open descriptor, so a FIFO put in its place after
+    a check cannot hang the run."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"not a regular file ({_file_kind(mode)}); only files are read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _too_large(size_text: str, limit: int, what: str) -> str:
+    return f"too large for {what} ({size_text}; the limit is {limit // 2**20} MB)"
+
+
+def _read_bounded(fh, path: Path, suffix: str, root: Path, fields: FieldMap):
+    """The file's bytes, read up to its size limit whatever st_size says; or None once the
+    file's items (a streamed JSON Lines feed, or a Skipped) have been yielded."""
+    size = os.fstat(fh.fileno()).st_size
+    limit, what = ((MAX_RECORD_FILE_BYTES, "a .json or .csv file (use JSON Lines for bigger feeds)")
+                   if suffix in RECORD_SUFFIXES else (MAX_ARTICLE_BYTES, "one article"))
+    if size > limit and suffix != ".jsonl":
+        yield Skipped(str(path), _too_large(f"{size / 2**20:.1f} MB", limit, what))
+        return None
+    if suffix == ".jsonl" and fh.read(2) not in (b"\xff\xfe", b"\xfe\xff"):
+        fh.seek(0)
+        yield from _stream_jsonl(fh, path, _relative(path, root), fields)
+        return None
+    fh.seek(0)
+    raw = fh.read(limit + 1)
+    if len(raw) > limit:  # it grew while being read, or st_size does not tell
+        yield Skipped(str(path), _too_large(f"over {limit // 2**20} MB", limit, what))
+        return None
+    return raw
 
 
 def decode(raw: bytes) -> str:
@@ -384,29 +484,42 @@ def _articles(records: Iterable[tuple[int, object]], suffix: str, path: Path, re
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _starts_utf16(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
-
-
-def _stream_jsonl(path: Path, rel: str, fields: FieldMap) -> Iterator[Article | Skipped]:
+def _stream_jsonl(fh, path: Path, rel: str, fields: FieldMap) -> Iterator[Article | Skipped]:
     """A JSON Lines feed read line by line, so a feed of any size takes the memory of one record.
     Each line is UTF-8, else Windows-1252; binary and empty files are refused as in `decode`."""
-    with open(path, "rb") as fh:
-        if _looks_binary(fh.read(8192).removeprefix(_UTF8_BOM)):
-            yield Skipped(str(path), "binary file, not text")
+    if _looks_binary(fh.read(8192).removeprefix(_UTF8_BOM)):
+        yield Skipped(str(path), "binary file, not text")
+        return
+    fh.seek(0)
+    records = _jsonl_lines(fh)
+    first = next(records, None)
+    if first is None:  # nothing but blank lines
+        yield Skipped(str(path), "empty file")
+        return
+    yield from _articles(itertools.chain([first], records), ".jsonl", path, rel, fields)
+
+
+def _bounded_lines(fh) -> Iterator[bytes | None]:
+    """The file's lines; None for a line longer than MAX_ARTICLE_BYTES, which is skipped unread."""
+    limit = MAX_ARTICLE_BYTES
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
             return
-        fh.seek(0)
-        records = _jsonl_lines(fh)
-        first = next(records, None)
-        if first is None:  # nothing but blank lines
-            yield Skipped(str(path), "empty file")
-            return
-        yield from _articles(itertools.chain([first], records), ".jsonl", path, rel, fields)
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line
 
 
 def _jsonl_lines(fh) -> Iterator[tuple[int, object]]:
-    for number, raw in enumerate(fh, start=1):
+    for number, raw in enumerate(_bounded_lines(fh), start=1):
+        if raw is None:
+            yield number, Skipped("", _too_large(f"over {MAX_ARTICLE_BYTES // 2**20} MB", MAX_ARTICLE_BYTES,
+                                                 "one record"))
+            continue
         if number == 1:
             raw = raw.removeprefix(_UTF8_BOM)
         if not raw.strip():
