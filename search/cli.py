@@ -54,6 +54,7 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     params = ChunkingParams(max_tokens=max_tokens, overlap_sentences=overlap)
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
     err = Console(stderr=True, highlight=False)
@@ -62,10 +63,17 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
               TimeElapsedColumn(), console=err, transient=True, disable=quiet)
     task = bar.add_task("index", total=None, articles=0, chunks=0)
 
+    shown: set[int] = set()
+
+    def show(skipped) -> None:
+        shown.add(id(skipped))
+        if not quiet:
+            err.print(f"[yellow]skipped[/yellow] {escape(skipped.path)}: {escape(skipped.reason)}", markup=True,
+                      highlight=False)
+
     def on_progress(p: Progress) -> None:
-        if p.skipped and not quiet:
-            bar.console.print(f"[yellow]skipped[/yellow] {p.skipped.path}: {p.skipped.reason}", markup=True,
-                              highlight=False)
+        if p.skipped:
+            show(p.skipped)
         bar.update(task, total=p.files_total, completed=p.files_done, articles=p.articles, chunks=p.chunks)
 
     try:
@@ -75,6 +83,9 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; the index is as it was before this run")
+    for skipped in report.skipped:  # those the writer skipped itself, such as duplicate ids
+        if id(skipped) not in shown:
+            show(skipped)
     _summary(report, root, as_json)
 
 

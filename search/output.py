@@ -60,6 +60,9 @@ def write(answers: Sequence[Answer], fmt: str, out: TextIO, tag: str = "byline",
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
     elif fmt == "trec":
         for a in answers:
+            if not isinstance(a.query_id, str) or not a.query_id or any(c.isspace() for c in a.query_id):
+                raise ValueError(f"query id {a.query_id!r} cannot be written in a TREC run: use a string "
+                                 "without spaces")
             for r in a.results:
                 out.write(f"{a.query_id} Q0 {r.article.id} {r.rank} {r.score:.6f} {tag}\n")
     elif fmt == "ids":

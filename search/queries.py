@@ -30,9 +30,22 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
             if not isinstance(qtext, str) or not qtext.strip():
                 raise QueryFileError(f"{path}:{number}: no \"text\" in query record")
             qid = record.get("_id", record.get("id", number))
-            out.append((str(qid), qtext.strip()))
+            out.append((_query_id(qid, path, number), qtext.strip()))
         else:
             out.append((str(number), line))
     if not out:
         raise QueryFileError(f"no queries in {path}")
     return out
+
+
+def _query_id(value: object, path: Path, number: int) -> str:
+    """A query id as written in TREC runs: a string, or an integer written in decimal; anything
+    else (null, true, 1.5, a list) would be written as Python's repr of it, so it is refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise QueryFileError(f"{path}:{number}: query id {json.dumps(value)} is not a string or an integer")
+    if not value.strip() or any(c.isspace() for c in value):
+        raise QueryFileError(f"{path}:{number}: query id {json.dumps(value)} is empty or has spaces, "
+                             "which TREC run files cannot hold")
+    return value
