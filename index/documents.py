@@ -37,6 +37,12 @@ class Skipped:
 
 
 @dataclass
+class Cut(Skipped):
+    """An article indexed only in part, because it is too long; `reason` says what was kept.
+    A kind of Skipped, so it reaches the report by the same way."""
+
+
+@dataclass
 class Chunk:
     """A passage of an article: the unit both indexes store."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.dates import parse_date
-from index.documents import Article, Skipped
+from index.documents import Article, Cut, Skipped
 
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -28,6 +28,13 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | RECORD_
 # One article is never this long; a bigger .txt/.md/.html file is a log or a dump, not news.
 # The limit also bounds each JSON Lines record.
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
+# Caps measured with scripts/measure_inputs.py (docs/performance.md): html.parser takes ~55 us and
+# ~1.2 KB per element (50,000: 2.6 s, 83 MB; the 900,000 <p> of a 8.6 MB page: 43 s, 1 GB); an
+# article's text is embedded at ~68 passages/s, ~750 characters a passage, so 200,000 characters
+# (8x the longest BBC article) take ~4 s where a 9.9 MB text file took 10,500 passages.
+MAX_HTML_ELEMENTS = 50_000
+MAX_ARTICLE_CHARS = 200_000
+_START_TAG = re.compile(r"<[A-Za-z]")
 # A .json or .csv file is read whole before its records are parsed; bigger feeds belong in JSON
 # Lines, which is read a line at a time.
 MAX_RECORD_FILE_BYTES = 1024 * 1024 * 1024
@@ -127,9 +134,27 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
                 value = getattr(item, attr)
                 if value:
                     setattr(item, attr, utf8_text(value))
+            if len(item.text) > MAX_ARTICLE_CHARS:
+                yield _cut(item)
         else:
             item.path = utf8_text(item.path)
         yield item
+
+
+def _cut(article: Article) -> Cut:
+    """Keep the first MAX_ARTICLE_CHARS characters of the article's text, ending at a paragraph
+    (else a sentence, else a word) boundary."""
+    whole = len(article.text)
+    head = article.text[:MAX_ARTICLE_CHARS]
+    for boundary in ("\n\n", ". ", " "):
+        end = head.rfind(boundary)
+        if end > MAX_ARTICLE_CHARS // 2:
+            head = head[:end + (1 if boundary == ". " else 0)]
+            break
+    article.text = head.rstrip()
+    return Cut(article.path or article.id,
+               f"article {article.id!r} cut to its first {len(article.text):,} of {whole:,} characters "
+               f"(the limit is {MAX_ARTICLE_CHARS:,}, about 250 passages); the rest is not indexed")
 
 
 def utf8_text(text: str) -> str:
@@ -188,6 +213,11 @@ def _read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | S
         yield from _read_records(text, suffix, path, rel, fields)
         return
     if suffix in HTML_SUFFIXES:
+        elements = len(_START_TAG.findall(text))
+        if elements > MAX_HTML_ELEMENTS:
+            yield Skipped(str(path), f"too many HTML elements for one article ({elements:,}; the limit is "
+                                     f"{MAX_HTML_ELEMENTS:,})")
+            return
         article = parse_html(text, rel)
     else:
         article = parse_plain(text, rel, markdown=suffix in MARKDOWN_SUFFIXES)

@@ -35,6 +35,7 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     """`index add` and `index sync`: read sources with a progress bar, then print a summary."""
     from index.builder import Progress, add_paths
     from index.chunker import ChunkingParams
+    from index.documents import Cut
     from index.embedder import Embedder, ModelNotFound, resolve_model
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
@@ -68,7 +69,8 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     def show(skipped) -> None:
         shown.add(id(skipped))
         if not quiet:
-            err.print(f"[yellow]skipped[/yellow] {escape(skipped.path)}: {escape(skipped.reason)}", markup=True,
+            label = "cut" if isinstance(skipped, Cut) else "skipped"
+            err.print(f"[yellow]{label}[/yellow] {escape(skipped.path)}: {escape(skipped.reason)}", markup=True,
                       highlight=False)
 
     def on_progress(p: Progress) -> None:
@@ -90,16 +92,21 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
 
 
 def _summary(report, root: Path, as_json: bool) -> None:
+    from index.documents import Cut
+
+    cut = [s for s in report.skipped if isinstance(s, Cut)]
+    skips = [s for s in report.skipped if not isinstance(s, Cut)]
     summary = {
         "index": str(root), "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
         "removed": report.removed, "chunks": report.chunks,
-        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in skips],
+        "cut": [{"path": s.path, "reason": s.reason} for s in cut],
         "seconds": round(report.seconds, 2),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    skipped = f"; {len(report.skipped)} skipped" if report.skipped else ""
+    skipped = (f"; {len(skips)} skipped" if skips else "") + (f"; {len(cut)} cut short" if cut else "")
     removed = f", {report.removed} removed" if report.removed else ""
     typer.echo(
         f"Indexed {report.articles} articles ({report.new} new, {report.changed} changed, "

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from index import readers
-from index.documents import Article, Skipped
+from index.documents import Article, Cut, Skipped
 from search.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +106,30 @@ def test_file_names_that_are_not_utf8_are_indexed_and_the_run_goes_on(index_copy
     assert summary["new"] == 2 and [s["reason"] for s in summary["skipped"]] == ["binary file, not text"]
     found = runner.invoke(app, ["search", "terraces", "--mode", "lexical", "--index", str(index_copy), "-o", "ids"])
     assert found.stdout.splitlines() == ["caf\\xe9 talks.txt"]
+
+
+def test_html_with_too_many_elements_is_skipped_before_parsing(tmp_path):
+    page = tmp_path / "flood.html"
+    page.write_text("<html><body>" + "<p>x</p>" * (readers.MAX_HTML_ELEMENTS + 10) + "</body></html>")
+    [item] = readers.read_file(page, tmp_path, readers.FieldMap())
+    assert isinstance(item, Skipped) and f"the limit is {readers.MAX_HTML_ELEMENTS:,}" in item.reason
+
+
+def test_long_article_is_cut_at_a_paragraph_and_reported(tmp_path):
+    paragraph = "The council debated the harbour budget again. " * 40
+    long = tmp_path / "long.txt"
+    long.write_text("Budget marathon\n\n" + "\n\n".join([paragraph] * 200))  # ~370,000 characters
+    cut, article = readers.read_file(long, tmp_path, readers.FieldMap())
+    assert isinstance(cut, Cut) and "cut to its first" in cut.reason and cut.path == str(long)
+    assert readers.MAX_ARTICLE_CHARS // 2 < len(article.text) <= readers.MAX_ARTICLE_CHARS
+    assert article.text.endswith("again.") and paragraph.strip() in article.text
+
+
+def test_cut_articles_are_indexed_and_listed(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "MAX_ARTICLE_CHARS", 600)
+    (tmp_path / "long.txt").write_text("Budget marathon\n\n" + "\n\n".join(["The council debated the budget."] * 60))
+    result = CliRunner().invoke(app, ["index", "add", str(tmp_path / "long.txt"), "--index", str(tmp_path / "ix"),
+                                      "--json"])
+    summary = json.loads(result.stdout)
+    assert summary["new"] == 1 and summary["skipped"] == [] and len(summary["cut"]) == 1
+    assert "cut" in result.stderr and "long.txt" in result.stderr
