@@ -36,6 +36,8 @@ class Manifest:
     chunks: int = 0
     vector_index: str = "flat"
     generation: int = 0  # the committed generation; written last, so it is the commit point
+    # Every file of the committed generation folder: {relative path: [size, blake2b hex]}.
+    files: dict = field(default_factory=dict)
 
     def check_model(self, model_name: str, dimension: int) -> None:
         """Refuse to mix vectors of two different models in one index."""
