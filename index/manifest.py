@@ -61,7 +61,7 @@ def load_manifest(paths: IndexPaths) -> Manifest:
         raise IndexProblem(f"{paths.root} is not a byline index (no manifest.json)")
     try:
         data = json.loads(paths.manifest.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise IndexProblem(f"unreadable manifest {paths.manifest}: {exc}") from None
     version = data.get("format_version") if isinstance(data, dict) else None
     if version != FORMAT_VERSION:

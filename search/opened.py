@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -76,6 +78,27 @@ class OpenIndex:
         self.manifest.check_model(info.name, info.dimension)
         return Embedder(info)
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turn a failure while reading this generation (a truncated or deleted Whoosh file, a
+        damaged store) into an IndexProblem that names the files and what to do.
+        BYLINE_DEBUG=1 shows the original traceback instead."""
+        from search.lexical import QuerySyntaxError
+
+        try:
+            yield
+        except (IndexProblem, QuerySyntaxError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise IndexProblem(store_problem(self.paths, exc)) from None
+        except Exception as exc:
+            if os.environ.get("BYLINE_DEBUG"):
+                raise
+            raise IndexProblem(
+                f"index {self.paths.root} cannot be read ({_first_line(exc)}): a file of generation "
+                f"{self.generation} ({self.paths.generation(self.generation)}) is damaged or missing; "
+                f"{_REPAIR}") from None
+
     def close(self) -> None:
         self.store.close()
         self._pinned.close()
@@ -86,11 +109,6 @@ def store_problem(paths: IndexPaths, exc: Exception) -> str:
     return (f"article store {paths.store} cannot be read ({exc}); it is damaged or truncated. It holds "
             "the articles themselves: restore the index folder from a backup, or index your sources "
             "again with: byline index add --index NEWDIR PATH")
-
-
-def damaged_lexical(paths: IndexPaths, generation: int, exc: BaseException) -> IndexProblem:
-    """The message for a Whoosh file that fails while searching."""
-    return IndexProblem(f"lexical index in {paths.lexical(generation)} is damaged ({_first_line(exc)}); {_REPAIR}")
 
 
 def _first_line(exc: BaseException) -> str:
