@@ -195,3 +195,252 @@ def test_hybrid_batch_keeps_its_generation_across_two_commits(runner, index_copy
     finally:
         ix.close()
     assert NK_SAMPLE not in run(runner, "search", QUESTION, "--index", index_copy, "-o", "ids").stdout.split()
+
+
+# --- 12: read-only indexes ------------------------------------------------------------------------
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+class ReadOnly:
+    """A read-only view of a folder: a read-only bind mount (root), else immutable files
+    (chattr +i); root ignores permission bits, so chmod would prove nothing here."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.view, self.how = folder, None, None
+
+    def __enter__(self) -> Path:
+        target = self.folder.with_name(self.folder.name + "-ro")
+        target.mkdir()
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(self.folder), str(target)],
+                          capture_output=True).returncode == 0:
+            self.view, self.how = target, "mount"
+        elif shutil.which("chattr") and subprocess.run(["chattr", "-R", "+i", str(self.folder)],
+                                                       capture_output=True).returncode == 0:
+            self.view, self.how = self.folder, "chattr"
+        else:
+            pytest.skip("cannot make a read-only folder here (no bind mount, no chattr +i)")
+        try:
+            (self.view / "probe").touch()
+        except OSError:
+            return self.view
+        (self.view / "probe").unlink()
+        self.__exit__()
+        pytest.skip(f"{self.how} did not make the folder read-only")
+
+    def __exit__(self, *exc) -> None:
+        if self.how == "mount":
+            subprocess.run(["umount", "-l", str(self.view)], check=True)  # lazily: in-process searches keep files open
+        elif self.how == "chattr":
+            subprocess.run(["chattr", "-R", "-i", str(self.folder)], check=True)
+
+
+def test_a_read_only_index_is_searchable(runner, index_copy, tmp_path):
+    old_style = tmp_path / "old-style" / "ix"  # a store left in WAL mode, as earlier versions did
+    shutil.copytree(index_copy, old_style)
+    db = sqlite3.connect(old_style / "articles.sqlite")
+    assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    db.close()
+    for folder in (index_copy, old_style):
+        assert not (folder / "articles.sqlite-wal").exists()
+        before = _files(folder)
+        with ReadOnly(folder) as ro:
+            for mode in ("lexical", "hybrid"):
+                found = run(runner, "search", QUESTION, "--index", ro, "-m", mode, "-o", "ids", "-k", "1")
+                assert found.exit_code == 0, found.output
+                assert mode == "lexical" or found.stdout.split()[0] in NK
+            assert run(runner, "status", "--index", ro, "--json").exit_code == 0
+            doctor = run(runner, "doctor", "--index", ro, "--json")
+            assert doctor.exit_code == 0 and json.loads(doctor.stdout)["healthy"], doctor.stdout
+            # 11: saved searches need a writable folder; said clearly, no traceback
+            refused = run(runner, "saved", "add", "talks", QUESTION, "--index", ro)
+            assert refused.exit_code == 2 and "cannot write saved searches" in refused.stderr
+        assert _files(folder) == before
+
+
+def test_searches_create_no_files_in_the_index_folder(runner, index_copy):
+    before = _files(index_copy)
+    assert run(runner, "search", QUESTION, "--index", index_copy, "-o", "ids").exit_code == 0
+    assert run(runner, "status", "--index", index_copy).exit_code == 0
+    assert _files(index_copy) == before
+
+
+def test_saved_run_new_on_a_read_only_index_exits_2(runner, index_copy):
+    assert run(runner, "saved", "add", "talks", QUESTION, "--index", index_copy).exit_code == 0
+    with ReadOnly(index_copy) as ro:
+        result = run(runner, "saved", "run", "talks", "--new", "--index", ro, "-o", "ids")
+        assert result.exit_code == 2 and "cannot write saved searches" in result.stderr
+        assert result.stdout == ""  # refused before anything was printed
+        assert run(runner, "saved", "run", "talks", "--index", ro, "-o", "ids").exit_code == 0
+
+
+# --- 13: doctor finds damage in every file ------------------------------------------------------
+
+def _generation_file(index: Path, suffix: str) -> Path:
+    g = json.loads((index / "manifest.json").read_text())["generation"]
+    [path] = [p for p in IndexPaths(index).generation(g).rglob("*") if p.name.endswith(suffix)]
+    return path
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _doctor(runner, index: Path, *args) -> tuple[int, dict]:
+    result = run(runner, "doctor", "--index", index, "--json", *args)
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("damage", ["truncate .pst", "truncate _body_len.col", "delete _body_len.col",
+                                    "flip a byte of vectors.faiss"])
+def test_doctor_finds_damaged_derived_files_and_repair_fixes_them(runner, index_copy, damage):
+    verb, name = damage.split(" ", 1)
+    path = _generation_file(index_copy, name.rsplit(" ", 1)[-1])
+    if verb == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif verb == "delete":
+        path.unlink()
+    else:
+        _flip_byte(path, path.stat().st_size // 2)
+    status, report = _doctor(runner, index_copy)
+    assert status == 2 and any(path.name in p for p in report["problems"]), report
+    status, report = _doctor(runner, index_copy, "--repair")
+    assert status == 0 and report["healthy"], report
+
+
+def test_doctor_finds_flipped_bytes_in_the_article_store(runner, index_copy):
+    store = index_copy / "articles.sqlite"
+    data = store.read_bytes()
+    offset = data.rindex(b"preconditions")  # in a passage row
+    _flip_byte(store, offset + 3)
+    status, report = _doctor(runner, index_copy)
+    assert status == 2 and any("differ from what was written" in p for p in report["problems"]), report
+    assert any("north-korea" in p for p in report["problems"])
+
+
+def test_doctor_repair_force_rebuilds_a_healthy_index(runner, index_copy):
+    before = json.loads((index_copy / "manifest.json").read_text())["generation"]
+    assert run(runner, "doctor", "--force", "--index", index_copy).exit_code == 2  # needs --repair
+    status, report = _doctor(runner, index_copy, "--repair", "--force")
+    assert status == 0 and report["repaired"] and report["healthy"]
+    assert json.loads((index_copy / "manifest.json").read_text())["generation"] == before + 1
+
+
+# --- 11: clear errors instead of tracebacks --------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root); disk-full handling is not tested")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_disk_full_while_indexing_is_a_clear_error_and_costs_nothing(runner, small_disk, tmp_path):
+    ix = small_disk / "ix"
+    added(runner, SAMPLES, "--index", ix)
+    more = tmp_path / "more"
+    text = (SAMPLES / NK_SAMPLE).read_text()
+    for n in range(30):
+        more.mkdir(exist_ok=True)
+        (more / f"x{n}.txt").write_text(f"{text}\nExtra paragraph {n} on envoys and talks.\n")
+    before = lexical_ids(runner, ix, "talks")
+    for free_kb in (8, 64, 200):  # fails in SQLite, Whoosh or FAISS, depending on the room left
+        filler = small_disk / "filler"
+        filler.unlink(missing_ok=True)
+        room = os.statvfs(small_disk)
+        filler.write_bytes(b"\0" * max(0, room.f_bavail * room.f_frsize - free_kb * 1024))
+        result = subprocess.run([BYLINE, "index", "add", str(more), "--index", str(ix), "-q"],
+                                capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert "disk full" in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert "as it was before this run" in result.stderr
+        filler.unlink()
+        assert lexical_ids(runner, ix, "talks") == before
+        assert check(IndexPaths(ix)).healthy
+
+
+def test_a_truncated_article_store_is_a_clear_error(runner, index_copy):
+    store = index_copy / "articles.sqlite"
+    store.write_bytes(store.read_bytes()[:3000])
+    for args in (["search", QUESTION, "-m", "lexical"], ["search", QUESTION], ["status"]):
+        result = run(runner, *args, "--index", index_copy)
+        assert result.exit_code == 2 and str(store) in result.stderr, (args, result.output)
+
+
+@pytest.mark.parametrize("suffix, how", [("_stored.col", "truncate"), ("_stored.col", "delete"),
+                                         (".trm", "truncate"), (".trm", "delete"),
+                                         (".pst", "truncate"), (".pst", "delete")])
+def test_damaged_whoosh_files_are_a_clear_error(runner, index_copy, suffix, how):
+    path = _generation_file(index_copy, suffix)
+    if how == "truncate":
+        path.write_bytes(path.read_bytes()[:10])
+    else:
+        path.unlink()
+    result = subprocess.run([BYLINE, "search", QUESTION, "--index", str(index_copy), "-m", "lexical"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert str(IndexPaths(index_copy).root) in result.stderr and "byline doctor" in result.stderr
+
+
+def test_search_to_a_full_device_exits_2(sample_index):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([BYLINE, "search", QUESTION, "--index", str(sample_index), "-m", "lexical"],
+                                stdout=full, stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 2 and "cannot write the results" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deeply_nested_saved_json_is_a_clear_error(runner, index_copy):
+    saved = index_copy / "saved"
+    (saved / "state").mkdir(parents=True)
+    deep = "[" * 100_000 + "]" * 100_000
+    (saved / "searches.json").write_text(deep)
+    listed = run(runner, "saved", "list", "--index", index_copy)
+    assert listed.exit_code == 2 and "nested too deeply" in listed.stderr
+    (saved / "searches.json").write_text(json.dumps({"version": 1, "searches": {"t": {"query": QUESTION}}}))
+    (saved / "state" / "t.json").write_text(deep)
+    result = run(runner, "saved", "run", "t", "--new", "--index", index_copy)
+    assert result.exit_code == 2 and "nested too deeply" in result.stderr and "--reset" in result.stderr
+
+
+# --- 15: what killed runs leave, folders that are not indexes, active writers ------------------
+
+def test_temp_files_of_killed_runs_are_cleaned_by_the_next_run(runner, index_copy, tmp_path):
+    (index_copy / ".manifest.json.abc123").write_text("{half a manif")
+    assert run(runner, "saved", "add", "talks", QUESTION, "--index", index_copy).exit_code == 0
+    (index_copy / "saved" / ".searches.json.x1y2").write_text("{")
+    (index_copy / "saved" / "state").mkdir(exist_ok=True)
+    (index_copy / "saved" / "state" / ".talks.json.q9").write_text("{")
+    added(runner, story(tmp_path / "docs", "x.txt", "Harbour reopens", "The harbour reopened."), "--index", index_copy)
+    assert not (index_copy / ".manifest.json.abc123").exists()
+    assert run(runner, "saved", "run", "talks", "--new", "--index", index_copy, "-o", "ids").exit_code == 0
+    assert not list((index_copy / "saved").rglob(".*.json.*"))
+
+
+def test_index_add_into_a_folder_that_is_not_an_index_leaves_no_lock(runner, tmp_path):
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    refused = run(runner, "index", "add", SAMPLES, "--index", stranger)
+    assert refused.exit_code == 2 and "not a byline index" in refused.stderr
+    assert sorted(p.name for p in stranger.iterdir()) == ["notes.txt"]
+
+
+def test_doctor_does_not_call_an_active_writer_an_interrupted_run(index_copy):
+    from index.builder import write_lock
+
+    paths = IndexPaths(index_copy)
+    g = json.loads(paths.manifest.read_text())["generation"]
+    paths.generation(g + 1).mkdir()  # what a running writer has made so far
+    with write_lock(paths):
+        notes = check(paths).notes
+    assert any("is writing to this index now" in n for n in notes), notes
+    assert not any("interrupted" in n for n in notes)
+    assert any("interrupted" in n for n in check(paths).notes)  # once the writer is gone, it is one
