@@ -279,12 +279,12 @@ class IndexWriter:
         suffix = f"#{number}" if number else ""
         parts = path.strip("/").split("/")
         tails = ["/".join(parts[-n:]) for n in range(1, len(parts) + 1)] + [path]
-        start = next((i for i, t in enumerate(tails) if t == base), 0)
-        candidates = [t + suffix for t in tails[start:]]
         mine = self.ids_by_path.get(path, set())
-        for candidate in candidates:
+        for candidate in (t + suffix for t in tails):  # e.g. stored as x.txt, now read as sub/x.txt
             if candidate in mine and candidate not in self.seen:
                 return candidate
+        start = next((i for i, t in enumerate(tails) if t == base), 0)
+        candidates = [t + suffix for t in tails[start:]]
         for candidate in candidates:
             if self._used_by_other(candidate, path) is None:
                 return candidate

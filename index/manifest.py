@@ -58,6 +58,9 @@ def load_manifest(paths: IndexPaths) -> Manifest:
     if not paths.root.exists():
         raise IndexProblem(f"no index at {paths.root}; create one with: byline index add PATH")
     if not paths.manifest.is_file():
+        if paths.store.is_file():
+            raise IndexProblem(f"{paths.manifest} is missing, but {paths.store} is there; recreate the "
+                               f"manifest from it with: byline doctor --repair --index {paths.root}")
         raise IndexProblem(f"{paths.root} is not a byline index (no manifest.json)")
     try:
         data = json.loads(paths.manifest.read_text("utf-8"))

@@ -94,15 +94,17 @@ def test_an_interrupted_first_run_is_recognised_by_its_marker(runner, tmp_path):
 # --- 5: ids from different folders -----------------------------------------------------------
 
 def test_same_file_name_in_two_folders_keeps_both(runner, tmp_path):
-    ix = tmp_path / "ix"
-    story(tmp_path / "a", "story.txt", "Harbour reopens", "The harbour reopened after dredging.")
-    story(tmp_path / "b", "story.txt", "Glacier retreats", "The glacier retreated a record distance.")
-    assert added(runner, tmp_path / "a", "--index", ix)["new"] == 1
-    second = added(runner, tmp_path / "b", "--index", ix)
+    ix, src = tmp_path / "ix", tmp_path / "src"
+    story(src / "a", "story.txt", "Harbour reopens", "The harbour reopened after dredging.")
+    story(src / "b", "story.txt", "Glacier retreats", "The glacier retreated a record distance.")
+    assert added(runner, src / "a", "--index", ix)["new"] == 1
+    second = added(runner, src / "b", "--index", ix)
     assert (second["new"], second["changed"]) == (1, 0)
     assert lexical_ids(runner, ix, "harbour OR glacier") == ["b/story.txt", "story.txt"]
-    again = added(runner, tmp_path / "a", tmp_path / "b", "--index", ix)  # ids are stable
+    again = added(runner, src / "a", src / "b", "--index", ix)  # ids are stable
     assert (again["new"], again["changed"], again["unchanged"]) == (0, 0, 2)
+    parent = added(runner, src, "--index", ix)  # read as a/story.txt: still the stored article
+    assert (parent["new"], parent["changed"], parent["unchanged"]) == (0, 0, 2)
 
 
 def test_feeds_without_record_ids_in_two_folders_keep_both(runner, tmp_path):
