@@ -344,6 +344,7 @@ class IndexWriter:
     def rebuild_derived(self) -> None:
         """Fill this (fresh) generation's Whoosh and FAISS indexes from the article store,
         re-embedding any chunk whose stored vector is missing."""
+        self.store.fill_missing_digests()
         missing = self.store.chunks_without_vectors()
         for start in range(0, len(missing), BATCH_CHUNKS):
             part = missing[start:start + BATCH_CHUNKS]

@@ -15,7 +15,9 @@ _BLOCK = 1 << 20
 
 
 def file_digest(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    # SHA-256: 1.7 GB/s here with the CPU's SHA instructions, twice blake2b (a 0.74 GB FAISS
+    # file, as at 100,000 articles, costs 0.4 s at each commit that rewrites it).
+    h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(_BLOCK):
             h.update(block)

@@ -76,7 +76,8 @@ def check(paths: IndexPaths) -> Checkup:
             "from their files, or restore the index from a backup")
         result.repairable = False
     if unchecked:
-        result.notes.append(f"{unchecked} passages were written before passage checksums existed (not verified)")
+        result.notes.append(f"{unchecked} passages were written before passage checksums existed (not verified; "
+                            "`byline doctor --repair --force` records them)")
     if missing_vectors:
         result.problems.append(f"{missing_vectors} chunks have no stored vector")
     if counts != (manifest.articles, manifest.chunks):

@@ -36,7 +36,7 @@ class Manifest:
     chunks: int = 0
     vector_index: str = "flat"
     generation: int = 0  # the committed generation; written last, so it is the commit point
-    # Every file of the committed generation folder: {relative path: [size, blake2b hex]}.
+    # Every file of the committed generation folder: {relative path: [size, sha256 hex]}.
     files: dict = field(default_factory=dict)
 
     def check_model(self, model_name: str, dimension: int) -> None:

@@ -202,6 +202,12 @@ class ArticleStore:
         self.db.executemany("UPDATE chunks SET vector=?, digest=? WHERE id=?",
                             [(v, chunk_digest(texts[cid], v), cid) for cid, v in rows])
 
+    def fill_missing_digests(self) -> int:
+        """Give passages written before checksums existed theirs; returns how many."""
+        rows = self.db.execute(f"SELECT id, text, vector FROM chunks WHERE digest IS NULL AND {self._visible()}").fetchall()
+        self.db.executemany("UPDATE chunks SET digest=? WHERE id=?", [(chunk_digest(t, v), cid) for cid, t, v in rows])
+        return len(rows)
+
     def verify_rows(self) -> tuple[int, list[str], int]:
         """Recompute every visible row's checksum: (rows checked, ids of articles whose row or
         passages differ from what was written, passages written before checksums existed)."""
@@ -213,8 +219,10 @@ class ArticleStore:
             checked += 1
             if row[8] not in (article.content_hash(), article.legacy_hash(row[7])):
                 bad.add(row[0])
+        has_digests = "digest" in {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
         for article_id, text, vector, digest in self.db.execute(
-                f"SELECT article_id, text, vector, digest FROM chunks WHERE {self._visible()}"):
+                f"SELECT article_id, text, vector, {'digest' if has_digests else 'NULL'} FROM chunks "
+                f"WHERE {self._visible()}"):
             checked += 1
             if digest is None:
                 unchecked += 1

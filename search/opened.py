@@ -44,7 +44,6 @@ class OpenIndex:
                                "article store is missing; run: byline doctor --repair")
         try:
             self.store = ArticleStore(self.paths.store, self.generation, readonly=True)
-            self.store.db.execute("SELECT COUNT(*) FROM articles").fetchone()
         except sqlite3.DatabaseError as exc:
             self._pinned.close()
             raise IndexProblem(store_problem(self.paths, exc)) from None
