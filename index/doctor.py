@@ -39,6 +39,12 @@ class Checkup:
 def check(paths: IndexPaths) -> Checkup:
     """Inspect the manifest, the article store and both derived indexes."""
     result = Checkup()
+    if not paths.manifest.exists() and paths.first_run_marker.exists():
+        result.problems.append(f"{paths.root} is a new index whose first run did not finish"
+                               + (" (it is running now)" if writer_active(paths) else "")
+                               + "; nothing was committed: run `byline index add PATH` again")
+        result.repairable = False
+        return result
     if paths.root.is_dir() and not paths.manifest.exists() and paths.store.is_file():
         result.problems.append(f"{paths.manifest} is missing (deleted, or lost in a copy) but the article "
                                f"store {paths.store} is there; `byline doctor --repair` recreates the "

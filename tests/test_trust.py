@@ -87,6 +87,8 @@ def test_an_interrupted_first_run_is_recognised_by_its_marker(runner, tmp_path):
     shutil.copytree(new, crashed)
     (crashed / "manifest.json").unlink()
     IndexPaths(crashed).first_run_marker.write_text("")
+    report = run(runner, "doctor", "--repair", "--index", crashed)
+    assert report.exit_code == 2 and "first run did not finish" in report.stdout
     assert added(runner, docs, "--index", crashed)["new"] == 1
     assert check(IndexPaths(crashed)).healthy
 
