@@ -10,16 +10,19 @@ Memory stays bounded by the batch size, not the corpus.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import lexical, vectors
+from index import checksums, lexical, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
@@ -43,6 +46,7 @@ class AddReport:
     chunks: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted_after_commit: bool = False  # Ctrl-C after the commit point: committed all the same
 
     @property
     def articles(self) -> int:
@@ -76,23 +80,66 @@ def write_lock(paths: IndexPaths):
 
 
 def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingParams) -> Manifest:
-    """The manifest of an existing index (checked against the model), or a new one."""
+    """The manifest of an existing index (checked against the model), or a new one.
+
+    A folder without a manifest is started afresh only when it is empty or certainly holds an
+    interrupted first run (its marker is there); an article store without a manifest may be
+    someone's only copy of their articles, so it is refused and `doctor --repair` recreates it."""
+    _remove_temp_files(paths)
     if paths.manifest.exists():
         manifest = load_manifest(paths)
         manifest.check_model(model.name, model.dimension)
         return manifest
-    if paths.root.exists():
-        entries = [p for p in paths.root.iterdir() if p.name != "write.lock"]
-        if any(not _left_by_first_run(p) for p in entries):
-            raise IndexProblem(f"{paths.root} exists and is not a byline index; choose an empty or new folder")
-        for p in entries:  # an interrupted first run: nothing was committed, start afresh
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    entries = [p for p in paths.root.iterdir() if p.name not in ("write.lock", paths.first_run_marker.name)]
+    if entries and not paths.first_run_marker.exists():
+        if paths.store.exists():
+            raise IndexProblem(
+                f"{paths.root} holds an article store but no manifest.json (deleted, or lost in a copy); "
+                f"nothing was changed. Recreate the manifest from the store with: "
+                f"byline doctor --repair --index {paths.root}")
+        raise IndexProblem(f"{paths.root} exists and is not a byline index; choose an empty or new folder")
+    _write_marker(paths.first_run_marker)
+    for p in entries:  # an interrupted first run: nothing was committed, start afresh
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
     return Manifest(model_name=model.name, dimension=model.dimension, chunking=params.as_dict())
 
 
-def _left_by_first_run(p: Path) -> bool:
-    """Files an interrupted first run of a new index can leave before its manifest exists."""
-    return p.name.startswith("articles.sqlite") or (p.is_dir() and p.name.startswith("gen-"))
+def _write_marker(path: Path) -> None:
+    with open(path, "w") as fh:
+        fh.write("a byline index being created; removed at its first commit\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(path.parent)
+
+
+def _remove_temp_files(paths: IndexPaths) -> None:
+    """Temporary manifests a killed run left (only writers make them, and we hold the lock)."""
+    for p in paths.root.glob(f".{paths.manifest.name}.*"):
+        p.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_problem(paths: IndexPaths, exc: BaseException) -> IndexProblem | None:
+    """A clear message for a failure to write the index (a full disk above all), or None."""
+    undone = "the index is as it was before this run"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = exc.filename or paths.root
+        return IndexProblem(f"disk full while writing {where} ({exc.strerror}); {undone}. "
+                            "Free some space, then run the command again")
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return IndexProblem(f"disk full while writing the article store {paths.store} ({exc}); {undone}. "
+                            "Free some space, then run the command again")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return IndexProblem(f"the article store {paths.store} cannot be written ({exc}); {undone}. "
+                            "Check it with: byline doctor")
+    return None
 
 
 @contextmanager
@@ -102,17 +149,29 @@ def open_writer(paths: IndexPaths, embedder: Embedder, params: ChunkingParams | 
 
     `fresh` starts the new generation's Whoosh and FAISS indexes empty (for rebuilding them)."""
     started = time.perf_counter()
+    lock_existed = paths.write_lock.exists()
     with write_lock(paths):
-        manifest = _manifest_for_writing(paths, embedder.info, params or ChunkingParams())
-        writer = IndexWriter(paths, manifest, embedder, fresh)
         try:
+            manifest = _manifest_for_writing(paths, embedder.info, params or ChunkingParams())
+        except IndexProblem:
+            if not lock_existed:  # not an index: leave the folder as it was
+                paths.write_lock.unlink(missing_ok=True)
+            raise
+        writer = None
+        try:
+            writer = IndexWriter(paths, manifest, embedder, fresh)
             yield writer
             writer.commit()
-        except BaseException:
-            writer.abort()
+        except BaseException as exc:
+            if writer is not None and not writer.committed:
+                writer.abort()
+            problem = write_problem(paths, exc)
+            if problem is not None:
+                raise problem from None
             raise
         finally:
-            writer.report.seconds = time.perf_counter() - started
+            if writer is not None:
+                writer.report.seconds = time.perf_counter() - started
 
 
 class IndexWriter:
@@ -125,6 +184,7 @@ class IndexWriter:
         committed = manifest.generation
         self.generation = committed + 1
         _remove_generations(paths, keep=lambda g: committed - KEEP_GENERATIONS < g <= committed)
+        self.committed = False
         # The derived indexes are opened first: one that cannot be opened (damaged, or refused by
         # index.safe_pickle) then fails the run before the store's write transaction begins.
         self.lexical_index = _prepare_lexical(paths, None if fresh else committed, self.generation)
@@ -134,7 +194,15 @@ class IndexWriter:
         self.store = ArticleStore(paths.store, self.generation)
         self.store.begin()
         self.store.recover(committed, keep_from=committed - KEEP_GENERATIONS)
+        # How the index was built, in the store too, so a lost manifest can be recreated.
+        self.store.set_meta({"model_name": manifest.model_name, "dimension": str(manifest.dimension),
+                             "chunking": json.dumps(manifest.chunking), "created": manifest.created})
         self.known = self.store.article_hashes()
+        self.stored_paths = self.store.article_paths()
+        self.ids_by_path: dict[str, set[str]] = {}
+        for article_id, path in self.stored_paths.items():
+            if path:
+                self.ids_by_path.setdefault(path, set()).add(article_id)
         self.seen: dict[str, str] = {}
         # An index that starts empty is built once, at commit, from the vectors in the store and
         # in its final kind (flat or HNSW), so memory does not grow by 1.5 KB a passage while
@@ -147,6 +215,16 @@ class IndexWriter:
 
     def add(self, article: Article) -> bool:
         """Queue an article; returns True when it is new or changed (and so will be indexed)."""
+        if article.path and article.id_from_path:
+            article.id = self._path_id(article)
+        elif article.path and article.id not in self.seen:
+            other = self._used_by_other(article.id, article.path)
+            if other is not None:
+                self.report.skipped.append(Skipped(
+                    article.path, f"article id {article.id!r} is already used by another source, {other}; "
+                                  "nothing was replaced (give the records distinct ids, or remove the other "
+                                  "first with: byline index rm ID)"))
+                return False
         if article.id in self.seen:
             self.report.skipped.append(Skipped(
                 article.path or article.id,
@@ -155,7 +233,12 @@ class IndexWriter:
         self.seen[article.id] = article.path or article.id
         digest = article.content_hash()
         old = self.known.get(article.id)
-        if old == digest:
+        stored_path = self.stored_paths.get(article.id)
+        if old is not None and old in (digest, article.legacy_hash(stored_path)):
+            if old != digest or stored_path != article.path:  # moved, or hashed the old way
+                self.store.update_path(article.id, article.path, digest)
+                self._set_path(article.id, article.path)
+                self.known[article.id] = digest
             self.report.unchanged += 1
             return False
         if old is not None:
@@ -163,6 +246,7 @@ class IndexWriter:
             self.report.changed += 1
         else:
             self.report.new += 1
+        self._set_path(article.id, article.path)
         chunks = chunk_article(article, self.params, self.embedder.count_tokens)
         self.pending.append((article, digest, chunks))
         self.pending_chunks += len(chunks)
@@ -170,12 +254,59 @@ class IndexWriter:
             self.flush()
         return True
 
+    def _used_by_other(self, article_id: str, path: str) -> str | None:
+        """The other source of an id that this file cannot take, if any: one read earlier in
+        this run, or a stored article whose file still exists elsewhere (a file that is gone
+        was moved or renamed, so its articles may move with it)."""
+        seen = self.seen.get(article_id)
+        if seen is not None:
+            return seen if seen != path else None
+        if article_id not in self.known:
+            return None
+        stored = self.stored_paths.get(article_id)
+        if stored == path:
+            return None
+        if stored is None:
+            return f"an article added without a file ({article_id})"
+        return stored if os.path.exists(stored) else None
+
+    def _path_id(self, article: Article) -> str:
+        """A path-made id that no other source in the index has: the reader's id (the path
+        below the folder given) when it is free, else with as many parent folders as it takes,
+        up to the absolute path. An article already stored from this file keeps its id."""
+        path = article.path
+        base, hash_sign, number = article.id.rpartition("#")
+        if not (hash_sign and number.isdigit() and (path == base or path.endswith("/" + base))):
+            base, number = article.id, ""
+        suffix = f"#{number}" if number else ""
+        parts = path.strip("/").split("/")
+        tails = ["/".join(parts[-n:]) for n in range(1, len(parts) + 1)] + [path]
+        mine = self.ids_by_path.get(path, set())
+        for candidate in (t + suffix for t in tails):  # e.g. stored as x.txt, now read as sub/x.txt
+            if candidate in mine and candidate not in self.seen:
+                return candidate
+        start = next((i for i, t in enumerate(tails) if t == base), 0)
+        candidates = [t + suffix for t in tails[start:]]
+        for candidate in candidates:
+            if self._used_by_other(candidate, path) is None:
+                return candidate
+        return candidates[-1]  # taken even as an absolute path: reported as a duplicate
+
+    def _set_path(self, article_id: str, path: str | None) -> None:
+        old = self.stored_paths.get(article_id)
+        if old:
+            self.ids_by_path.get(old, set()).discard(article_id)
+        self.stored_paths[article_id] = path
+        if path:
+            self.ids_by_path.setdefault(path, set()).add(article_id)
+
     def remove(self, article_id: str) -> bool:
         """Remove an article; returns False when the index does not hold it."""
         if article_id not in self.known or article_id in self.seen:
             return False
         self._remove(article_id)
         del self.known[article_id]
+        self._set_path(article_id, None)
         self.report.removed += 1
         return True
 
@@ -215,6 +346,7 @@ class IndexWriter:
     def rebuild_derived(self) -> None:
         """Fill this (fresh) generation's Whoosh and FAISS indexes from the article store,
         re-embedding any chunk whose stored vector is missing."""
+        self.store.fill_missing_digests()
         missing = self.store.chunks_without_vectors()
         for start in range(0, len(missing), BATCH_CHUNKS):
             part = missing[start:start + BATCH_CHUNKS]
@@ -239,21 +371,49 @@ class IndexWriter:
             self.vectors = None  # let the old index go before the new one is built
             self.vectors = rebuild_vectors(self.store, self.manifest.dimension, chunk_count)
         vectors.save(self.vectors, self.paths.vectors(self.generation))
-        _fsync_tree(self.paths.generation(self.generation))
+        folder = self.paths.generation(self.generation)
+        _fsync_tree(folder)
+        committed = self.manifest.generation
+        self.manifest.files = checksums.record(folder, self.manifest.files, self.paths.generation(committed))
         self.store.commit()
         self.manifest.articles, self.manifest.chunks = articles, chunk_count
         self.manifest.vector_index = vectors.kind(self.vectors)
         self.manifest.generation = self.generation
-        save_manifest(self.paths, self.manifest)  # the commit point
-        self.store.close()
-        g = self.generation
-        _remove_generations(self.paths, keep=lambda n: g - KEEP_GENERATIONS < n <= g)
+        try:
+            save_manifest(self.paths, self.manifest)  # the commit point
+        except (KeyboardInterrupt, OSError):
+            if not self._manifest_names_this_generation():
+                self.manifest.generation = committed
+                raise
+            # Interrupted after the rename (e.g. Ctrl-C in the folder fsync): the run is
+            # committed, and aborting now would delete the generation the manifest names.
+            self.report.interrupted_after_commit = True
+        self.committed = True
+        try:  # tidying: skipping it loses nothing, the next run does it
+            self.paths.first_run_marker.unlink(missing_ok=True)
+            self.store.close()
+            g = self.generation
+            _remove_generations(self.paths, keep=lambda n: g - KEEP_GENERATIONS < n <= g)
+        except KeyboardInterrupt:
+            self.report.interrupted_after_commit = True
+
+    def _manifest_names_this_generation(self) -> bool:
+        try:
+            return load_manifest(self.paths).generation == self.generation
+        except (IndexProblem, OSError, TypeError, ValueError):
+            return False
 
     def abort(self) -> None:
+        """Discard the new generation. Each step is tried on its own, so a failed step (Whoosh
+        refuses to cancel a writer whose commit failed) never hides the error that got us here."""
+        steps = [self.store.rollback, self.store.close]
         if self.whoosh is not None:
-            self.whoosh.cancel()
-        self.store.rollback()
-        self.store.close()
+            steps.insert(0, self.whoosh.cancel)
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                pass
         shutil.rmtree(self.paths.generation(self.generation), ignore_errors=True)
 
 
@@ -289,11 +449,7 @@ def _remove_generations(paths: IndexPaths, keep: Callable[[int], bool]) -> None:
 
 def _fsync_tree(folder: Path) -> None:
     for p in [*folder.rglob("*"), folder]:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(p)
 
 
 def items_from_paths(sources: list[Path], fields: FieldMap | None = None) -> tuple[int, Iterator]:

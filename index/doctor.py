@@ -1,20 +1,25 @@
 """Check that an index is whole and consistent, and rebuild what can be rebuilt.
 
 The article store is the source of truth; the Whoosh and FAISS indexes of the committed
-generation must hold exactly its chunk ids. Repair rebuilds both from the store as a new
-generation, so a repair is itself atomic.
+generation must hold exactly its chunk ids, and every file of that generation must still have
+the size and checksum recorded at commit (in the manifest). Store rows carry their own
+checksums. Repair rebuilds both derived indexes from the store as a new generation, so a repair
+is itself atomic; a lost manifest is first recreated from the store.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from index import lexical, vectors
-from index.builder import open_writer
-from index.embedder import Embedder
+from index import checksums, lexical, vectors
+from index.builder import open_writer, write_lock
+from index.chunker import ChunkingParams
+from index.embedder import Embedder, ModelInfo
 from index.layout import IndexPaths
-from index.manifest import IndexProblem, load_manifest
+from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
 from index.store import ArticleStore
 
 
@@ -34,6 +39,17 @@ class Checkup:
 def check(paths: IndexPaths) -> Checkup:
     """Inspect the manifest, the article store and both derived indexes."""
     result = Checkup()
+    if not paths.manifest.exists() and paths.first_run_marker.exists():
+        result.problems.append(f"{paths.root} is a new index whose first run did not finish"
+                               + (" (it is running now)" if writer_active(paths) else "")
+                               + "; nothing was committed: run `byline index add PATH` again")
+        result.repairable = False
+        return result
+    if paths.root.is_dir() and not paths.manifest.exists() and paths.store.is_file():
+        result.problems.append(f"{paths.manifest} is missing (deleted, or lost in a copy) but the article "
+                               f"store {paths.store} is there; `byline doctor --repair` recreates the "
+                               "manifest from it and rebuilds the indexes")
+        return result
     try:
         manifest = load_manifest(paths)
     except IndexProblem as exc:
@@ -43,31 +59,69 @@ def check(paths: IndexPaths) -> Checkup:
     g = manifest.generation
     try:
         store = ArticleStore(paths.store, g, readonly=True)
-        ok = store.db.execute("PRAGMA integrity_check").fetchone()[0]
-        if ok != "ok":
-            raise sqlite3.DatabaseError(ok)
-        store_ids = store.chunk_ids()
-        counts = store.counts()
-        missing_vectors = len(store.chunks_without_vectors())
-        store.close()
+        try:
+            ok = store.db.execute("PRAGMA integrity_check").fetchone()[0]
+            if ok != "ok":
+                raise sqlite3.DatabaseError(ok)
+            store_ids = store.chunk_ids()
+            counts = store.counts()
+            missing_vectors = len(store.chunks_without_vectors())
+            rows, bad_rows, unchecked = store.verify_rows()
+        finally:
+            store.close()
     except sqlite3.DatabaseError as exc:
         result.problems.append(f"article store {paths.store} is damaged ({exc}); rebuild from your sources "
                                "with: byline index add --index NEWDIR PATH")
         result.repairable = False
         return result
+    if bad_rows:
+        shown = ", ".join(bad_rows[:5]) + (f" and {len(bad_rows) - 5} more" if len(bad_rows) > 5 else "")
+        result.problems.append(
+            f"article store {paths.store}: {len(bad_rows)} articles differ from what was written "
+            f"(checksums of their rows): {shown}; remove them (byline index rm ID) and add them again "
+            "from their files, or restore the index from a backup")
+        result.repairable = False
+    if unchecked:
+        result.notes.append(f"{unchecked} passages were written before passage checksums existed (not verified; "
+                            "`byline doctor --repair --force` records them)")
     if missing_vectors:
         result.problems.append(f"{missing_vectors} chunks have no stored vector")
     if counts != (manifest.articles, manifest.chunks):
         result.problems.append(f"manifest counts {manifest.articles} articles / {manifest.chunks} chunks, "
                                f"the store holds {counts[0]} / {counts[1]}")
-    result.notes.append(f"generation {g}: {counts[0]} articles, {counts[1]} chunks")
+    result.notes.append(f"generation {g}: {counts[0]} articles, {counts[1]} chunks, {rows} store rows verified")
+    if manifest.files:
+        damaged = checksums.verify(paths.generation(g), manifest.files)
+        result.problems += [f"generation {g}: {line}" for line in damaged]
+        if not damaged:
+            result.notes.append(f"generation {g}: {len(manifest.files)} files match their checksums")
+    elif g:
+        result.notes.append(f"generation {g} was written before file checksums existed (not verified)")
     _compare(result, "lexical index", store_ids, lambda: _lexical_ids(paths, g))
     _compare(result, "vector index", store_ids, lambda: _vector_ids(paths, g, manifest.dimension),
              stale_ok=manifest.vector_index == "hnsw")
     stray = [n for n in paths.generations() if n > g]
-    if stray:
+    if writer_active(paths):
+        result.notes.append("a byline process is writing to this index now"
+                            + (f" (generation {stray[-1]})" if stray else ""))
+    elif stray:
         result.notes.append(f"unfinished generation folders {stray} (an interrupted run); the next write removes them")
     return result
+
+
+def writer_active(paths: IndexPaths) -> bool:
+    """Whether another process holds the write lock (checked without waiting or creating it)."""
+    try:
+        fh = open(paths.write_lock, "rb")
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def _compare(result: Checkup, name: str, expected: set[int], read_ids, stale_ok: bool = False) -> None:
@@ -99,7 +153,48 @@ def _vector_ids(paths: IndexPaths, g: int, dimension: int) -> set[int]:
     return ids
 
 
-def repair(paths: IndexPaths, embedder: Embedder) -> None:
-    """Rebuild the Whoosh and FAISS indexes from the article store, as a new generation."""
+def recreate_manifest(paths: IndexPaths, model: ModelInfo) -> list[str]:
+    """Write a manifest for an intact article store that lost its own; returns notes.
+
+    What the manifest says of the build (model, dimension, chunking) was recorded in the store
+    when it was written; the committed generation is the newest one its rows were changed in
+    (rows of a run are committed to the store only once its generation folder is complete)."""
+    notes = []
+    with write_lock(paths):
+        if paths.manifest.exists():
+            return notes
+        store = ArticleStore(paths.store, 0, readonly=True)
+        try:
+            if store.db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise IndexProblem(f"article store {paths.store} is damaged; the manifest cannot be recreated")
+            meta = store.meta()
+            store.generation = store.newest_generation()
+            counts = store.counts()
+            blob = store.db.execute("SELECT vector FROM chunks WHERE vector IS NOT NULL LIMIT 1").fetchone()
+        finally:
+            store.close()
+        if "model_name" not in meta:
+            notes.append(f"the store does not record its model; assumed {model.name}")
+        if "chunking" not in meta:
+            notes.append("the store does not record its chunking settings; assumed the defaults")
+        dimension = int(meta["dimension"]) if "dimension" in meta else len(blob[0]) // 4 if blob else model.dimension
+        manifest = Manifest(model_name=meta.get("model_name", model.name), dimension=dimension,
+                            chunking=json.loads(meta["chunking"]) if "chunking" in meta else ChunkingParams().as_dict(),
+                            articles=counts[0], chunks=counts[1], generation=store.generation)
+        if "created" in meta:
+            manifest.created = meta["created"]
+        save_manifest(paths, manifest)
+    notes.append(f"recreated {paths.manifest} from the article store (generation {manifest.generation}, "
+                 f"{counts[0]} articles)")
+    return notes
+
+
+def repair(paths: IndexPaths, embedder: Embedder) -> list[str]:
+    """Rebuild the Whoosh and FAISS indexes from the article store, as a new generation
+    (recreating a lost manifest first); returns notes on what was done."""
+    notes = []
+    if not paths.manifest.exists() and paths.store.is_file():
+        notes = recreate_manifest(paths, embedder.info)
     with open_writer(paths, embedder, fresh=True) as writer:
         writer.rebuild_derived()
+    return notes

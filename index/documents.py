@@ -18,14 +18,26 @@ class Article:
     url: str | None = None
     author: str | None = None
     path: str | None = None
+    # True when `id` was made from the file's path (no record id): the writer may then lengthen
+    # it to tell apart two files with the same name in different folders.
+    id_from_path: bool = field(default=False, compare=False, repr=False)
 
     def content_hash(self) -> str:
-        """A fingerprint of everything indexed, to tell changed articles from unchanged ones."""
-        h = hashlib.sha256()
-        for part in (self.title, self.text, self.date, self.source, self.url, self.author, self.path):
-            h.update((part or "").encode("utf-8"))
-            h.update(b"\0")
-        return h.hexdigest()
+        """A fingerprint of everything indexed, to tell changed articles from unchanged ones.
+        The path is not part of it: the same article read from another place is unchanged."""
+        return _fingerprint((self.title, self.text, self.date, self.source, self.url, self.author))
+
+    def legacy_hash(self, path: str | None) -> str:
+        """The fingerprint of indexes written before the path left it (path included)."""
+        return _fingerprint((self.title, self.text, self.date, self.source, self.url, self.author, path))
+
+
+def _fingerprint(parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part or "").encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 @dataclass

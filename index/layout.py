@@ -55,3 +55,9 @@ class IndexPaths:
     @property
     def write_lock(self) -> Path:
         return self.root / "write.lock"
+
+    @property
+    def first_run_marker(self) -> Path:
+        """Written before anything else in a new index and removed at its first commit: with
+        it, a folder without a manifest is certainly an interrupted first run."""
+        return self.root / "first-run.incomplete"

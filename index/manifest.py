@@ -37,6 +37,8 @@ class Manifest:
     chunks: int = 0
     vector_index: str = "flat"
     generation: int = 0  # the committed generation; written last, so it is the commit point
+    # Every file of the committed generation folder: {relative path: [size, sha256 hex]}.
+    files: dict = field(default_factory=dict)
 
     def check_model(self, model_name: str, dimension: int) -> None:
         """Refuse to mix vectors of two different models in one index."""
@@ -57,10 +59,13 @@ def load_manifest(paths: IndexPaths) -> Manifest:
     if not paths.root.exists():
         raise IndexProblem(f"no index at {paths.root}; create one with: byline index add PATH")
     if not paths.manifest.is_file():
+        if paths.store.is_file():
+            raise IndexProblem(f"{paths.manifest} is missing, but {paths.store} is there; recreate the "
+                               f"manifest from it with: byline doctor --repair --index {paths.root}")
         raise IndexProblem(f"{paths.root} is not a byline index (no manifest.json)")
     try:
         data = json.loads(paths.manifest.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise IndexProblem(f"unreadable manifest {paths.manifest}: {exc}") from None
     version = data.get("format_version") if isinstance(data, dict) else None
     if version != FORMAT_VERSION:

@@ -225,6 +225,7 @@ def _read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | S
         yield Skipped(str(path), "no article text found")
     else:
         article.path = os.path.abspath(path)
+        article.id_from_path = True
         yield article
 
 
@@ -506,6 +507,7 @@ def _articles(records: Iterable[tuple[int, object]], suffix: str, path: Path, re
             url=_opt_str(fields.get(record, "url")),
             author=_opt_str(author),
             path=os.path.abspath(path),
+            id_from_path=record_id is None,
         )
     if count == 0 and suffix != ".jsonl":
         yield Skipped(str(path), "no articles in file")

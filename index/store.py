@@ -10,6 +10,7 @@ the manifest names the committed generation, so a run killed half-way changes no
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ CREATE INDEX IF NOT EXISTS articles_source ON articles(source COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
 """
 PAGE_SIZE = 16384
+# What `meta` records of how the index was built, so a lost manifest can be recreated.
+BUILD_KEYS = ("model_name", "dimension", "chunking", "created")
 _VISIBLE = "({t}gen_added <= {g} AND ({t}gen_removed IS NULL OR {t}gen_removed > {g}))"
 
 
@@ -63,8 +66,9 @@ class ArticleStore:
     def __init__(self, path: Path, generation: int, readonly: bool = False):
         self.path = path
         self.generation = generation
+        self.readonly = readonly
         if readonly:
-            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self.db = _open_readonly(path)
         else:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             # A passage row (text and a 1.5 KB vector) is ~2.3 KB: 4 KB pages hold one and waste
@@ -73,12 +77,37 @@ class ArticleStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(_SCHEMA)
+            if "digest" not in {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}:
+                self.db.execute("ALTER TABLE chunks ADD COLUMN digest BLOB")  # stores made before digests
 
     def _visible(self, table: str = "") -> str:
         return _VISIBLE.format(t=f"{table}." if table else "", g=int(self.generation))
 
     def close(self) -> None:
+        if not self.readonly:
+            # Leave the store in rollback-journal mode at rest: a reader of a WAL store creates
+            # -wal and -shm files beside it, and cannot open it at all in a read-only folder.
+            # Only possible when no reader is connected; the next writer turns WAL on again.
+            try:
+                self.db.execute("PRAGMA busy_timeout=0")  # never wait for a reader
+                self.db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass
         self.db.close()
+
+    # --- how the index was built ---------------------------------------------------------
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def newest_generation(self) -> int:
+        """The highest generation any row was added or removed in."""
+        return max(self.db.execute(
+            f"SELECT COALESCE(MAX(gen_added), 0), COALESCE(MAX(gen_removed), 0) FROM {t}").fetchone()[i]
+            for t in ("articles", "chunks") for i in (0, 1))
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -118,11 +147,19 @@ class ArticleStore:
             (article.id, article.title, article.text, article.date, article.source, article.url,
              article.author, article.path, content_hash, g),
         )
+        rows = []
+        for c in chunks:
+            vector = c.vector.tobytes() if c.vector is not None else None
+            rows.append((c.id, c.article_id, c.ordinal, c.text, vector, g, chunk_digest(c.text, vector)))
         self.db.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,NULL)",
-            [(c.id, c.article_id, c.ordinal, c.text,
-              c.vector.tobytes() if c.vector is not None else None, g) for c in chunks],
-        )
+            "INSERT INTO chunks (id, article_id, ordinal, text, vector, gen_added, gen_removed, digest) "
+            "VALUES (?,?,?,?,?,?,NULL,?)", rows)
+
+    def update_path(self, article_id: str, path: str | None, content_hash: str) -> None:
+        """Record where an unchanged article is read from now (no new generation needed:
+        the passages are the same; the whole run is one transaction)."""
+        self.db.execute(f"UPDATE articles SET path=?, hash=? WHERE id=? AND {self._visible()}",
+                        (path, content_hash, article_id))
 
     def remove_article(self, article_id: str) -> list[int]:
         """Hide an article and its chunks from this generation on; returns the chunk ids."""
@@ -161,7 +198,37 @@ class ArticleStore:
             f"AND {self._visible('a')} WHERE c.vector IS NULL AND {self._visible('c')}").fetchall()
 
     def set_vectors(self, rows: list[tuple[int, bytes]]) -> None:
-        self.db.executemany("UPDATE chunks SET vector=? WHERE id=?", [(v, cid) for cid, v in rows])
+        texts = dict(self._in_query("SELECT id, text FROM chunks WHERE id IN ({})", [cid for cid, _ in rows]))
+        self.db.executemany("UPDATE chunks SET vector=?, digest=? WHERE id=?",
+                            [(v, chunk_digest(texts[cid], v), cid) for cid, v in rows])
+
+    def fill_missing_digests(self) -> int:
+        """Give passages written before checksums existed theirs; returns how many."""
+        rows = self.db.execute(f"SELECT id, text, vector FROM chunks WHERE digest IS NULL AND {self._visible()}").fetchall()
+        self.db.executemany("UPDATE chunks SET digest=? WHERE id=?", [(chunk_digest(t, v), cid) for cid, t, v in rows])
+        return len(rows)
+
+    def verify_rows(self) -> tuple[int, list[str], int]:
+        """Recompute every visible row's checksum: (rows checked, ids of articles whose row or
+        passages differ from what was written, passages written before checksums existed)."""
+        bad: set[str] = set()
+        checked = unchecked = 0
+        for row in self.db.execute(
+                f"SELECT id, title, text, date, source, url, author, path, hash FROM articles WHERE {self._visible()}"):
+            article = Article(*row[:8])
+            checked += 1
+            if row[8] not in (article.content_hash(), article.legacy_hash(row[7])):
+                bad.add(row[0])
+        has_digests = "digest" in {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+        for article_id, text, vector, digest in self.db.execute(
+                f"SELECT article_id, text, vector, {'digest' if has_digests else 'NULL'} FROM chunks "
+                f"WHERE {self._visible()}"):
+            checked += 1
+            if digest is None:
+                unchecked += 1
+            elif digest != chunk_digest(text, vector):
+                bad.add(article_id)
+        return checked, sorted(bad), unchecked
 
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE {self._visible()}")}
@@ -208,3 +275,41 @@ class ArticleStore:
         for start in range(0, len(values), 500):
             part = values[start:start + 500]
             yield from self.db.execute(sql.format(",".join("?" * len(part))), part)
+
+
+def chunk_digest(text: str, vector: bytes | None) -> bytes:
+    """The checksum of a passage row (text and vector), recorded when it is written."""
+    h = hashlib.blake2b(text.encode("utf-8"), digest_size=16)
+    h.update(b"\0" + (vector or b""))
+    return h.digest()
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes. A store in a read-only folder (a read-only mount,
+    immutable files) is opened as immutable: no writer can change it there."""
+    if not path.is_file():
+        raise sqlite3.OperationalError(f"unable to open database file {path}: it is missing")
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc) or _writable(path.parent):
+            raise
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    return db
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in `folder` (root ignores permission bits, so try it)."""
+    import os
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".byline-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True

@@ -7,6 +7,7 @@ article store no longer knows them) until they pass `MAX_STALE` of the index and
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -76,7 +77,12 @@ def ids(ix) -> set[int]:
 def save(ix, path: Path) -> None:
     """Write atomically: a temporary file, fsync, then rename over the old one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    _faiss().write_index(ix, str(tmp))
+    try:
+        _faiss().write_index(ix, str(tmp))
+    except RuntimeError as exc:  # FAISS reports a failed write (a full disk) as a RuntimeError
+        full = "No space left" in str(exc)
+        raise OSError(errno.ENOSPC if full else errno.EIO,
+                      "No space left on device" if full else str(exc).splitlines()[0], str(tmp)) from None
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)

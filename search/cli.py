@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options, stdout_failed
 from search.fusion import DEFAULT_FUSION
 
 app = typer.Typer(
@@ -103,9 +103,13 @@ def _summary(report, root: Path, as_json: bool) -> None:
         "cut": [{"path": s.path, "reason": s.reason} for s in cut],
         "seconds": round(report.seconds, 2),
     }
+    if report.interrupted_after_commit:
+        summary["interrupted_after_commit"] = True
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
+    if report.interrupted_after_commit:
+        typer.echo("byline: interrupted after the commit point: this run was committed", err=True)
     skipped = (f"; {len(skips)} skipped" if skips else "") + (f"; {len(cut)} cut short" if cut else "")
     removed = f", {report.removed} removed" if report.removed else ""
     typer.echo(
@@ -202,18 +206,24 @@ def index_rm(
 def doctor(
     index: IndexOpt = None,
     model: ModelOpt = None,
-    repair: Annotated[bool, typer.Option("--repair", help="Rebuild the Whoosh and FAISS indexes from the article store.")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="Rebuild the Whoosh and FAISS indexes from the article store (and a lost manifest).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --repair: rebuild even when nothing was found.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
-    """Check an index: the manifest, the article store and both indexes must agree.
+    """Check an index: every file of it must be as written, and the manifest, the article
+    store and both indexes must agree.
 
-    --repair rebuilds the lexical and vector indexes from the stored articles.
+    --repair rebuilds the lexical and vector indexes from the stored articles (recreating a
+    lost manifest.json from the store first); --repair --force rebuilds them even when the
+    check found nothing.
 
     [bold]Examples[/bold]
 
       byline doctor
 
       byline doctor --repair
+
+      byline doctor --repair --force
 
     Exit status: 0 when the index is healthy (or was repaired), 2 when it is not.
     """
@@ -222,17 +232,21 @@ def doctor(
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
 
+    if force and not repair:
+        fail("--force goes with --repair: byline doctor --repair --force")
     paths = IndexPaths(index_dir(index))
     result = checkup.check(paths)
     repaired = False
-    if repair and not result.healthy and result.repairable:
+    if repair and (force or not result.healthy) and result.repairable:
         try:
-            checkup.repair(paths, Embedder(resolve_model(model)))
+            notes = checkup.repair(paths, Embedder(resolve_model(model)))
         except (IndexProblem, ModelNotFound, OSError) as exc:
             fail(f"repair failed: {exc}")
+        except KeyboardInterrupt:
+            fail("interrupted; the index is as it was before this repair")
         repaired = True
         before, result = result, checkup.check(paths)
-        result.notes.insert(0, f"repaired: {'; '.join(before.problems)}")
+        result.notes[:0] = notes + [f"repaired: {'; '.join(before.problems) or 'rebuilt on request (--force)'}"]
     if as_json:
         typer.echo(json.dumps({"index": str(paths.root), "healthy": result.healthy, "repaired": repaired,
                                "problems": result.problems, "notes": result.notes}, indent=2))
@@ -268,13 +282,18 @@ def status(
     except IndexProblem as exc:
         fail(str(exc))
     m = ix.manifest
-    first, last = ix.store.date_range()
+    try:
+        with ix.reading():
+            first, last = ix.store.date_range()
+            sources = dict(ix.store.sources()[:20])
+    except IndexProblem as exc:
+        fail(str(exc))
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     info = {
         "index": str(root), "format_version": m.format_version, "model": m.model_name,
         "dimension": m.dimension, "chunking": m.chunking, "articles": m.articles, "chunks": m.chunks,
         "vector_index": m.vector_index, "first_date": first, "last_date": last,
-        "sources": dict(ix.store.sources()[:20]), "bytes": size, "created": m.created, "updated": m.updated,
+        "sources": sources, "bytes": size, "created": m.created, "updated": m.updated,
     }
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -336,13 +355,20 @@ def search(
         options = search_options(mode, k, source, since, until, fusion)
         batch = read_queries(queries) if queries else [("1", query)]
         ix = OpenIndex(index_dir(index), model)
-        results = Ranker(ix, options).search_many([text for _, text in batch])
+        with ix.reading():
+            results = Ranker(ix, options).search_many([text for _, text in batch])
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
     answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
-    output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
+    try:
+        output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away (e.g. `| head`): main() exits quietly
+    except OSError as exc:
+        stdout_failed(exc)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
 
 

@@ -26,6 +26,20 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def stdout_failed(exc: OSError) -> NoReturn:
+    """Standard output cannot be written (a full disk, /dev/full): say so and exit 2, with
+    stdout pointed at /dev/null so the unwritten rest does not fail again when Python exits."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. under a test runner)
+        pass
+    fail(f"cannot write the results to standard output ({exc.strerror or exc})")
+
+
 def index_dir(index: Path | None) -> Path:
     from index.layout import default_index_dir
 

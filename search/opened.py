@@ -1,17 +1,28 @@
-"""Open an index for searching: check its manifest, then open each part only when needed."""
+"""Open an index for searching: check its manifest, then hold its committed generation open.
+
+Every file of the generation is opened at once (`search.pinned`), so a long batch of queries
+keeps reading the generation it started with even when writers commit and remove it meanwhile.
+The Whoosh index, the model and the FAISS mapping are still set up only when first needed.
+Damage found on the way is an `IndexProblem` naming the file and what to do.
+"""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from index import lexical as lexical_index
 from index import vectors
 from index.embedder import Embedder, ModelNotFound, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from index.store import ArticleStore
+from search.pinned import PinnedFolder
+
+_REPAIR = "check it with: byline doctor (and byline doctor --repair rebuilds it from the article store)"
 
 
 class OpenIndex:
@@ -20,29 +31,42 @@ class OpenIndex:
     def __init__(self, root: Path, model: str | os.PathLike | None = None):
         self.paths = IndexPaths(Path(root))
         self.manifest = load_manifest(self.paths)
-        if not self.paths.generation(self.manifest.generation).is_dir():
+        try:
+            self._pinned = PinnedFolder(self.paths.generation(self.manifest.generation))
+        except FileNotFoundError:
             # A writer may have committed a newer generation and removed this one meanwhile.
             self.manifest = load_manifest(self.paths)
+            self._pinned = PinnedFolder(self.paths.generation(self.manifest.generation))
         self.generation = self.manifest.generation
         if not self.paths.store.is_file() or not self.paths.generation(self.generation).is_dir():
+            self._pinned.close()
             raise IndexProblem(f"index {self.paths.root} is damaged: generation {self.generation} or its "
                                "article store is missing; run: byline doctor --repair")
-        self.store = ArticleStore(self.paths.store, self.generation, readonly=True)
+        try:
+            self.store = ArticleStore(self.paths.store, self.generation, readonly=True)
+        except sqlite3.DatabaseError as exc:
+            self._pinned.close()
+            raise IndexProblem(store_problem(self.paths, exc)) from None
         self._model_spec = model
 
     @cached_property
     def lexical(self):
+        from whoosh.index import FileIndex
+
+        folder = self.paths.lexical(self.generation)
         try:
-            return lexical_index.open_existing(self.paths.lexical(self.generation))
+            return FileIndex(self._pinned.storage("lexical"))
         except Exception as exc:
-            raise IndexProblem(f"lexical index in {self.paths.lexical(self.generation)} cannot be opened: {exc}") from None
+            raise IndexProblem(f"lexical index in {folder} cannot be opened ({_first_line(exc)}); {_REPAIR}") from None
 
     @cached_property
     def vectors(self):
+        real = self.paths.vectors(self.generation)
+        pinned = self._pinned.path(real.name)
         try:
-            return vectors.load(self.paths.vectors(self.generation), self.manifest.dimension, mapped=True)
+            return vectors.load(pinned, self.manifest.dimension, mapped=True)
         except OSError as exc:
-            raise IndexProblem(str(exc)) from None
+            raise IndexProblem(f"{str(exc).replace(str(pinned), str(real))}; {_REPAIR}") from None
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -53,5 +77,39 @@ class OpenIndex:
         self.manifest.check_model(info.name, info.dimension)
         return Embedder(info)
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turn a failure while reading this generation (a truncated or deleted Whoosh file, a
+        damaged store) into an IndexProblem that names the files and what to do.
+        BYLINE_DEBUG=1 shows the original traceback instead."""
+        from search.lexical import QuerySyntaxError
+
+        try:
+            yield
+        except (IndexProblem, QuerySyntaxError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise IndexProblem(store_problem(self.paths, exc)) from None
+        except Exception as exc:
+            if os.environ.get("BYLINE_DEBUG"):
+                raise
+            raise IndexProblem(
+                f"index {self.paths.root} cannot be read ({_first_line(exc)}): a file of generation "
+                f"{self.generation} ({self.paths.generation(self.generation)}) is damaged or missing; "
+                f"{_REPAIR}") from None
+
     def close(self) -> None:
         self.store.close()
+        self._pinned.close()
+
+
+def store_problem(paths: IndexPaths, exc: Exception) -> str:
+    """The message for an article store that cannot be read."""
+    return (f"article store {paths.store} cannot be read ({exc}); it is damaged or truncated. It holds "
+            "the articles themselves: restore the index folder from a backup, or index your sources "
+            "again with: byline index add --index NEWDIR PATH")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

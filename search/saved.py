@@ -116,6 +116,9 @@ def loads(text: str, where: str) -> dict[str, SavedSearch]:
     except json.JSONDecodeError as exc:
         raise SavedError(f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
                          "fix it by hand or restore it from a backup") from None
+    except RecursionError:
+        raise SavedError(f"{where} is nested too deeply to be saved searches; fix it by hand or restore "
+                         "it from a backup") from None
     if not isinstance(data, dict) or not isinstance(data.get("searches"), dict):
         raise SavedError(f"{where} must be a JSON object with a \"searches\" object inside "
                          '(e.g. {"version": 1, "searches": {"rates": {"query": "rate decision"}}})')
@@ -189,7 +192,9 @@ class SavedStore:
             seen = data["seen"]
             if not isinstance(seen, list) or not all(isinstance(x, str) for x in seen):
                 raise ValueError("\"seen\" must be a list of article ids")
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            if isinstance(exc, RecursionError):
+                exc = "nested too deeply"
             raise SavedError(f"state file {path} is broken ({exc}); forget it with: "
                              f"byline saved run {name} --reset") from None
         return SeenState(set(seen), data.get("updated"))
@@ -210,6 +215,11 @@ class SavedStore:
             for name in names:
                 self._state_path(name).unlink(missing_ok=True)
 
+    def check_writable(self) -> None:
+        """Raise SavedError now if changes could not be saved (a read-only index folder)."""
+        with self._locked():
+            pass
+
     # --- internals --------------------------------------------------------------------------
 
     def _state_path(self, name: str) -> Path:
@@ -225,12 +235,24 @@ class SavedStore:
             finally:
                 self._lock_depth -= 1
             return
-        self.folder.mkdir(exist_ok=True)
-        with open(self.lock_file, "a") as fh:  # "a": create if missing, never truncate
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            self._lock_depth = 1
-            try:
-                yield
-            finally:
-                self._lock_depth = 0
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        try:
+            self.folder.mkdir(exist_ok=True)
+            with open(self.lock_file, "a") as fh:  # "a": create if missing, never truncate
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                self._lock_depth = 1
+                try:
+                    self._remove_temp_files()
+                    yield
+                finally:
+                    self._lock_depth = 0
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        except OSError as exc:
+            raise SavedError(f"cannot write saved searches in {self.folder} ({exc.strerror or exc}); "
+                             "a read-only index can be searched (byline search), but saved searches and "
+                             "what they have seen need a writable index folder") from None
+
+    def _remove_temp_files(self) -> None:
+        """Temporary files a killed writer left (every writer holds the lock, as we do now)."""
+        for pattern, folder in ((f".{self.definitions.name}.*", self.folder), (".*.json.*", self.state_dir)):
+            for p in folder.glob(pattern):
+                p.unlink(missing_ok=True)

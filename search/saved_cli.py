@@ -453,6 +453,13 @@ def run(
         except ValueError as exc:
             fail(str(exc))
 
+    from search.saved import SavedError
+
+    if new or mark_seen or reset:
+        try:
+            store.check_writable()  # before searching: a read-only index fails now, not after printing
+        except SavedError as exc:
+            fail(str(exc))
     if reset:
         store.reset(s.name for s in chosen)
         _note(f"Forgot what {', '.join(repr(s.name) for s in chosen)} had seen.")
@@ -484,7 +491,8 @@ def run(
     answers, reported = [], {}
     for s, options, seen in ready:
         try:
-            results = Ranker(ix, options).search(s.query)
+            with ix.reading():
+                results = Ranker(ix, options).search(s.query)
         except (ValueError, IndexProblem) as exc:
             error(f"saved search {s.name}: {exc}")
             failed = True
@@ -515,7 +523,10 @@ def run(
             _discard_stdout()
             fail(f"cannot write the results ({exc.strerror or exc}); nothing was marked as seen")
         if new:
-            store.mark_seen({name: ids for name, ids in reported.items() if ids})
+            try:
+                store.mark_seen({name: ids for name, ids in reported.items() if ids})
+            except SavedError as exc:
+                fail(f"{exc}; nothing was marked as seen")
     raise typer.Exit(2 if failed else 0 if any(a.results for a in answers) else 1)
 
 
