@@ -40,6 +40,10 @@ class IndexPaths:
     def lexical(self, number: int) -> Path:
         return self.generation(number) / "lexical"
 
+    def article_lexical(self, number: int) -> Path:
+        """The generation's Whoosh index of whole articles (absent in indexes made before it)."""
+        return self.generation(number) / "articles"
+
     def vectors(self, number: int) -> Path:
         return self.generation(number) / "vectors.faiss"
 

@@ -1,6 +1,10 @@
-"""The Whoosh side of an index: one document per chunk, title and body analysed for BM25F.
+"""The Whoosh side of an index, analysed for BM25F over title and body, in two indexes:
 
-The schema and analyzer live here so the writer and the searcher can never disagree on them.
+- passages: one document per chunk (which passage of an article matches, for display);
+- articles: one document per whole article (whole-document BM25, the stronger article ranking:
+  a rare word in one passage still counts with the words of the article's other passages).
+
+The schemas and analyzer live here so the writer and the searcher can never disagree on them.
 Every index is opened through this module, which first makes Whoosh's pickle loads refuse
 anything but Whoosh's own types (`index.safe_pickle`): opening an index never runs code.
 """
@@ -43,15 +47,36 @@ def schema(title_boost: float = 1.0) -> fields.Schema:
     )
 
 
-def open_or_create(path: Path):
+def article_schema(title_boost: float = 1.0) -> fields.Schema:
+    text = analyzer()
+    return fields.Schema(
+        article_id=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(analyzer=text, field_boost=title_boost),
+        body=fields.TEXT(analyzer=text),
+        source=fields.ID(),
+        date=fields.ID(),
+    )
+
+
+def open_or_create(path: Path, articles: bool = False):
     if index.exists_in(str(path)):
         return index.open_dir(str(path))
     path.mkdir(parents=True, exist_ok=True)
-    return index.create_in(str(path), schema())
+    return index.create_in(str(path), article_schema() if articles else schema())
 
 
 def open_existing(path: Path):
     return index.open_dir(str(path))
+
+
+def article_document(article_id: str, title: str, text: str, source: str | None, date: str | None) -> dict:
+    """The Whoosh document for one whole article (the article index)."""
+    doc = {"article_id": article_id, "title": title, "body": text}
+    if source:
+        doc["source"] = source.lower()
+    if date:
+        doc["date"] = date
+    return doc
 
 
 def chunk_document(chunk_id: int, article_id: str, title: str, text: str,

@@ -237,6 +237,12 @@ class ArticleStore:
         return {row[0]: StoredChunk(*row) for row in self._in_query(
             f"SELECT id, article_id, ordinal, text FROM chunks WHERE {self._visible()} AND id IN ({{}})", list(ids))}
 
+    def first_chunks(self, article_ids: Iterable[str]) -> dict[str, StoredChunk]:
+        """Each article's first passage (ordinal 0 is its lead)."""
+        return {row[1]: StoredChunk(*row) for row in self._in_query(
+            f"SELECT id, article_id, ordinal, text FROM chunks WHERE {self._visible()} AND ordinal = 0 "
+            "AND article_id IN ({})", list(article_ids))}
+
     def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         return {row[0]: StoredArticle(*row) for row in self._in_query(
             f"SELECT id, title, date, source, url, path FROM articles WHERE {self._visible()} AND id IN ({{}})",
@@ -266,6 +272,18 @@ class ArticleStore:
                 f"SELECT c.id, c.article_id, c.text, c.vector, a.title, a.source, a.date FROM chunks c "
                 f"JOIN articles a ON a.id = c.article_id AND {self._visible('a')} "
                 f"WHERE {self._visible('c')} AND c.id > ? ORDER BY c.id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def iter_articles_for_rebuild(self, batch: int = 512) -> Iterator[list[tuple]]:
+        """Visible articles as (id, title, text, source, date), a batch at a time."""
+        last = ""
+        while True:
+            rows = self.db.execute(
+                f"SELECT id, title, text, source, date FROM articles WHERE {self._visible()} AND id > ? "
+                "ORDER BY id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
             yield rows

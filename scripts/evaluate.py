@@ -44,12 +44,12 @@ from pathlib import Path
 import ir_measures
 from ir_measures import RR, R, nDCG
 
-from index.builder import Progress, add_articles
+from index.builder import Progress, add_articles, open_writer
 from index.chunker import ChunkingParams
 from index.documents import Article
 from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
-from index.manifest import IndexProblem
+from index.manifest import IndexProblem, load_manifest
 from search.lexical import BM25Params
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
@@ -84,10 +84,11 @@ class TestSet:
     qrels_file: Path
     queries: dict[str, str]  # judged queries only, id -> text as given
     qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
+    kinds: dict[str, str] = None  # query id -> kind (paraphrase, keyword, mixed) where the set says
 
 
 # Query sets that search another set's corpus.
-CORPUS_OF = {"bbc_qa_dev": "bbc_news"}
+CORPUS_OF = {"bbc_qa_dev": "bbc_news", "bbc_qa_dev2": "bbc_news"}
 
 
 def locate(spec: str) -> Path:
@@ -132,11 +133,14 @@ def load_set(spec: str, split: str, limit: int | None) -> TestSet:
     with open(qrels_file, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
             qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
-    queries = {str(q["_id"]): q["text"] for q in read_jsonl(queries_file) if str(q["_id"]) in qrels}
+    records = [q for q in read_jsonl(queries_file) if str(q["_id"]) in qrels]
+    queries = {str(q["_id"]): q["text"] for q in records}
+    kinds = {str(q["_id"]): q["kind"] for q in records if q.get("kind")}
     if limit:
         queries = dict(list(queries.items())[:limit])
     qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
-    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels)
+    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels,
+                   {q: k for q, k in kinds.items() if q in queries})
 
 
 # --- index -----------------------------------------------------------------------------------
@@ -147,6 +151,11 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float 
     paths = IndexPaths(index_dir)
     if paths.manifest.exists():
         log(f"reusing index {index_dir}")
+        generation = load_manifest(paths).generation
+        if not paths.article_lexical(generation).is_dir():
+            log("  adding the whole-article index it lacks (a write with no changes builds it)")
+            with open_writer(paths, Embedder(resolve_model())):
+                pass
         return None
     log(f"building index {index_dir} from {folder / 'corpus.jsonl'}")
     started = last = time.perf_counter()
@@ -211,7 +220,12 @@ def fusion_name(o: SearchOptions) -> str:
     name += f" w={o.semantic_weight:g}"
     if o.question_weight != o.semantic_weight:
         name += f" q={o.question_weight:g}"
-    return name + (f" fb={o.feedback_articles}x{o.feedback_weight:g}" if o.feedback_articles else " no-fb")
+    name += f" lex={o.lexical_unit}"
+    if o.lexical_confidence:
+        name += f" conf={o.lexical_confidence:g}"
+    if not o.feedback_articles or o.feedback_gate == "off":
+        return name + " no-fb"
+    return name + f" fb={o.feedback_articles}x{o.feedback_weight:g}" + ("" if o.feedback_gate == "non-question" else f"@{o.feedback_gate}")
 
 
 def variants(which: str) -> list[Variant]:
@@ -223,6 +237,19 @@ def variants(which: str) -> list[Variant]:
     out.append(Variant(fusion_name(hybrid), hybrid))
     if which == "default":
         return out
+    out += [Variant(f"lexical lex={u}", replace(base, mode="lexical", lexical_unit=u)) for u in ("passage", "both")]
+    v1 = replace(hybrid, lexical_unit="passage", feedback_gate="non-question", lexical_confidence=0.0)
+    out.append(Variant("v1 default: " + fusion_name(v1), v1))
+    grid = [replace(hybrid, lexical_unit=u, feedback_gate=g) for u in ("passage", "article", "both")
+            for g in ("off", "non-question", "agree")]
+    grid += [replace(hybrid, lexical_confidence=c, feedback_gate=g) for c in (0.2, 0.3, 0.4, 0.5, 0.7)
+             for g in ("off", "agree")]
+    grid += [replace(hybrid, semantic_weight=w, question_weight=w, feedback_gate=g)
+             for w in (0.55, 0.6, 0.7, 0.75, 0.8) for g in ("off", "agree")]
+    grid += [replace(hybrid, rrf_k=k) for k in (1, 5, 10)]
+    out += [Variant(fusion_name(o), o) for o in grid]
+    if which == "new":
+        return list({v.name: v for v in reversed(out)}.values())[::-1]
     plain = replace(hybrid, feedback_articles=0, question_weight=hybrid.semantic_weight)
     grid = [replace(hybrid, feedback_articles=0), plain, replace(plain, semantic_weight=0.7, question_weight=0.7)]
     grid += [replace(hybrid, feedback_articles=n, feedback_weight=fw) for n in (1, 2, 3, 5) for fw in (0.3, 0.5, 1.0)]
@@ -263,7 +290,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     o = variant.options
     started = time.perf_counter()
     retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0,
-                        question_weight=0.0, feedback_articles=0, feedback_weight=0.0)
+                        question_weight=0.0, feedback_articles=0, feedback_weight=0.0,
+                        lexical_unit="article", feedback_gate="off", lexical_confidence=0.0)
     if retrieval not in cache:
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
@@ -275,6 +303,11 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     # ir_measures scores a judged query missing from the run as 0, as it should.
     scores = ir_measures.calc_aggregate(list(MEASURES.values()), test.qrels, run)
     metrics = {label: float(scores[m]) for label, m in MEASURES.items()}
+    for kind in sorted(set((test.kinds or {}).values())):
+        ids_of = {q for q, k in test.kinds.items() if k == kind}
+        part = ir_measures.calc_aggregate([nDCG @ 10], {q: test.qrels[q] for q in ids_of},
+                                          {q: r for q, r in run.items() if q in ids_of})
+        metrics[f"nDCG@10 {kind}"] = float(part[nDCG @ 10])
     return Row(variant.name, asdict(o), metrics, seconds)
 
 
@@ -338,12 +371,13 @@ def print_table(report: dict) -> None:
                   f"tokens, overlap {chunking['overlap_sentences']} sentence(s)")
     table = Table()
     table.add_column("variant")
-    for label in MEASURES:
-        table.add_column(label, justify="right")
+    labels = list(report["variants"][0]["metrics"]) if report["variants"] else list(MEASURES)
+    for label in labels:
+        table.add_column(label.replace("nDCG@10 ", ""), justify="right")
     table.add_column("seconds", justify="right")
     for row in report["variants"]:
         secs = "same" if row["same_as"] else f"{row['seconds']:.1f}"
-        table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in MEASURES), secs)
+        table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in labels), secs)
     console.print(table)
     console.print(f"k={report['k']} articles per query; {report['sanitizer']}; \"same\": the options of "
                   "an earlier row, not rerun", style="dim")
@@ -353,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "new", "fusion", "all"), default="default",
                         help="default settings only; the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",

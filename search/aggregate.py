@@ -11,7 +11,7 @@ from dataclasses import dataclass
 class ArticleScore:
     article_id: str
     score: float
-    best_chunk: int
+    best_chunk: int | None  # None: matched as a whole article, by no fetched passage
 
 
 def to_articles(chunk_hits: list[tuple[int, float]], chunk_article: dict[int, str],

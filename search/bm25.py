@@ -68,6 +68,16 @@ class Scorer:
             eligible &= allowed
         return eligible
 
+    def ceiling(self, terms: list[PlainTerm]) -> float:
+        """The score a document would get by matching every term at saturation: the sum of
+        boost * idf * (k1 + 1). A top score far below it matched only a few, common words."""
+        reader, weighting, total = self.searcher.reader(), self.searcher.weighting, 0.0
+        for fieldname, text, boost in terms:
+            if (fieldname, text) in reader:
+                scorer = weighting.scorer(self.searcher, fieldname, text)
+                total += boost * scorer.idf * (getattr(scorer, "K1", 1.2) + 1)
+        return total
+
     def top(self, terms: list[PlainTerm], limit: int | None) -> list[tuple[int, float]]:
         """(docnum, score) of the best `limit` eligible documents, best first; ties go to the
         lower docnum, as in Whoosh."""

@@ -108,6 +108,21 @@ def plain_scorer(searcher, filters: Filters) -> bm25.Scorer:
     return bm25.Scorer(searcher, filter_query(filters))
 
 
+def search_articles(searcher, q: wq.Query, limit: int, filters: Filters,
+                    scorer: bm25.Scorer | None = None) -> list[tuple[str, float]]:
+    """Top articles of the whole-article index as (article_id, BM25F score), best first."""
+    terms = bm25.plain_terms(q, SEARCH_FIELDS) if scorer is not None else None
+    if terms is not None:
+        try:
+            hits = scorer.top(terms, limit)
+        except bm25.UnsupportedPostings:
+            pass
+        else:
+            return [(searcher.stored_fields(docnum)["article_id"], score) for docnum, score in hits]
+    results = searcher.search(q, limit=limit, filter=filter_query(filters))
+    return [(hit["article_id"], hit.score) for hit in results]
+
+
 def search_chunks(searcher, q: wq.Query, limit: int, filters: Filters,
                   scorer: bm25.Scorer | None = None) -> list[tuple[int, float]]:
     """Top chunks for a parsed query as (chunk_id, BM25F score), best first.

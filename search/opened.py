@@ -60,6 +60,20 @@ class OpenIndex:
             raise IndexProblem(f"lexical index in {folder} cannot be opened ({_first_line(exc)}); {_REPAIR}") from None
 
     @cached_property
+    def article_lexical(self):
+        """The Whoosh index of whole articles, or None in an index made before it existed."""
+        from whoosh.index import FileIndex
+
+        folder = self.paths.article_lexical(self.generation)
+        storage = self._pinned.storage("articles")
+        if not (storage.list() if self._pinned.fds else folder.is_dir()):
+            return None
+        try:
+            return FileIndex(storage)
+        except Exception as exc:
+            raise IndexProblem(f"article index in {folder} cannot be opened ({_first_line(exc)}); {_REPAIR}") from None
+
+    @cached_property
     def vectors(self):
         real = self.paths.vectors(self.generation)
         pinned = self._pinned.path(real.name)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MODES = ("hybrid", "lexical", "semantic")
+MAX_DEPTH = 20_000  # chunks: the deepest a query is retrieved again to find k articles
 FUSIONS = ("rrf", "convex")
 
 
@@ -38,9 +39,18 @@ class SearchOptions:
     question_weight: float = DEFAULT_QUESTION_WEIGHT  # the same, for natural questions
     feedback_articles: int = DEFAULT_FEEDBACK_ARTICLES  # query feedback from the top N (0: off)
     feedback_weight: float = DEFAULT_FEEDBACK_WEIGHT
-    depth: int = 100  # chunks fetched from each retriever
+    depth: int = 100  # chunks (and whole articles) fetched from each retriever, at least
     decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
     bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)
+    # The lexical article ranking: "article" (whole-article BM25F, the article index),
+    # "passage" (an article's best passage), or "both" (the two fused by RRF).
+    lexical_unit: str = "article"
+    # When query feedback runs: "agree" (a non-question whose lexical and semantic top articles
+    # are the same), "non-question" (every non-question), "off".
+    feedback_gate: str = "agree"
+    # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
+    # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
+    lexical_confidence: float = 0.0
 
 
 @dataclass
@@ -70,6 +80,8 @@ class Candidates:
     terms: set[str]
     vector: np.ndarray | None = None
     question: bool = False
+    articles: list[tuple[str, float]] | None = None  # whole-article BM25F hits (None: no article index)
+    lexical_strength: float = 1.0  # top lexical article score / the query's ceiling (1: not measurable)
 
 
 @dataclass
@@ -103,6 +115,20 @@ class Ranker:
         return lexical.plain_scorer(self._searcher, self.options.filters)
 
     @cached_property
+    def _article_searcher(self):
+        ix = self.index.article_lexical
+        return ix.searcher(weighting=lexical.weighting(self.options.bm25)) if ix is not None else None
+
+    @cached_property
+    def _article_scorer(self) -> bm25.Scorer | None:
+        s = self._article_searcher
+        return lexical.plain_scorer(s, self.options.filters) if s is not None else None
+
+    def _depth(self, k: int | None = None) -> int:
+        """How many chunks and articles each retriever fetches: enough for k articles."""
+        return max(self.options.depth, 3 * (k or self.options.k))
+
+    @cached_property
     def _allowed(self) -> list[int] | None:
         f = self.options.filters
         return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
@@ -111,10 +137,23 @@ class Ranker:
         return self.search_many([query])[0]
 
     def search_many(self, queries: list[str]) -> list[list[Result]]:
-        """Rank several queries; the query embeddings are computed in one batch."""
-        return [self.rank(c) for c in self.retrieve(queries)]
+        """Rank several queries; the query embeddings are computed in one batch. A query that
+        found fewer than k articles while a retriever returned all it was asked for is
+        retrieved again, deeper, so `-k 300` means 300 articles when the index has them."""
+        depth = self._depth()
+        candidates = self.retrieve(queries, depth)
+        out = []
+        for query, c in zip(queries, candidates):
+            results = self.rank(c)
+            deeper = depth
+            while len(results) < self.options.k and deeper < MAX_DEPTH and _truncated(c, deeper):
+                deeper *= 4
+                c = self.retrieve([query], deeper)[0]
+                results = self.rank(c)
+            out.append(results)
+        return out
 
-    def retrieve(self, queries: list[str]) -> list[Candidates]:
+    def retrieve(self, queries: list[str], depth: int | None = None) -> list[Candidates]:
         """Both retrievers' chunk hits for each query (what `rank` fuses); computing them once
         lets an evaluation try many fusion settings cheaply."""
         mode = self.options.mode
@@ -122,18 +161,33 @@ class Ranker:
             lexical.check_length(q)
         parsed = [lexical.parse_query(q, self.index.lexical.schema) if mode != "semantic" else None
                   for q in queries]
+        depth = depth or self._depth()
         semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
         matrix = [None] * len(queries)
         if mode != "lexical":
+            vector_index = self.index.vectors  # opened before the model loads: one generation
             matrix = self.index.embedder.encode_queries(list(queries))
-            semantic_hits = semantic.search_chunks(self.index.vectors, matrix, self.options.depth, self._allowed)
+            semantic_hits = semantic.search_chunks(vector_index, matrix, depth, self._allowed)
         out = []
         for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):
-            lex_hits = lexical.search_chunks(self._searcher, q, self.options.depth, self.options.filters,
+            lex_hits = lexical.search_chunks(self._searcher, q, depth, self.options.filters,
                                               self._scorer) if q else []
+            articles, strength = self._article_hits(q, depth) if q else (None, 1.0)
             terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
-            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query)))
+            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query), articles, strength))
         return out
+
+    def _article_hits(self, q, depth: int) -> tuple[list[tuple[str, float]] | None, float]:
+        """Whole-article BM25F hits, and how strongly the best of them matched the query."""
+        searcher = self._article_searcher
+        if searcher is None:
+            return None, 1.0
+        hits = lexical.search_articles(searcher, q, depth, self.options.filters, self._article_scorer)
+        terms = bm25.plain_terms(q, lexical.SEARCH_FIELDS)
+        if not hits or terms is None:
+            return hits, 1.0 if hits else 0.0
+        ceiling = self._article_scorer.ceiling(terms)
+        return hits, min(1.0, hits[0][1] / ceiling) if ceiling > 0 else 0.0
 
     def rank(self, candidates: Candidates, options: SearchOptions | None = None) -> list[Result]:
         """Aggregate and fuse one query's candidates into ranked articles.
@@ -144,10 +198,13 @@ class Ranker:
         lex_hits, vec_hits, terms = candidates.lexical, candidates.semantic, candidates.terms
         chunk_rows = self.index.store.chunks({cid for cid, _ in lex_hits} | {cid for cid, _ in vec_hits})
         owner = {cid: row.article_id for cid, row in chunk_rows.items()}
-        lex = _Side(lex_hits, aggregate.to_articles(lex_hits, owner, o.decay))
+        lex = _Side(lex_hits, _lexical_articles(candidates, owner, o))
         vec = _Side(vec_hits, aggregate.to_articles(vec_hits, owner, o.decay))
         weight = o.question_weight if candidates.question else o.semantic_weight
-        if o.mode == "hybrid" and o.feedback_articles > 0 and not candidates.question \
+        if o.lexical_confidence > 0:
+            trust = min(1.0, candidates.lexical_strength / o.lexical_confidence)
+            weight = 1.0 - (1.0 - weight) * trust
+        if o.mode == "hybrid" and o.feedback_articles > 0 and _feedback_applies(candidates, lex, vec, o) \
                 and candidates.vector is not None and vec.chunks:
             vec_hits = self._feedback_hits(candidates.vector, lex, vec, o, weight)
             chunk_rows.update(self.index.store.chunks({cid for cid, _ in vec_hits} - chunk_rows.keys()))
@@ -156,7 +213,7 @@ class Ranker:
 
         if o.mode == "lexical":
             scored = [(a.article_id, a.score) for a in lex.articles]
-            best = {a.article_id: a.best_chunk for a in lex.articles}
+            best = {a.article_id: a.best_chunk for a in lex.articles if a.best_chunk is not None}
         elif o.mode == "semantic":
             scored = [(a.article_id, a.score) for a in vec.articles]
             best = {a.article_id: a.best_chunk for a in vec.articles}
@@ -166,10 +223,15 @@ class Ranker:
 
         top = scored[: o.k]
         meta = self.index.store.articles(a for a, _ in top)
+        missing = [a for a, _ in top if a not in best]
+        if missing:  # matched as a whole article but by no single fetched passage: show its first
+            for article_id, row in self.index.store.first_chunks(missing).items():
+                best[article_id] = row.id
+                chunk_rows[row.id] = row
         lex_rank, vec_rank = lex.rank_of(), vec.rank_of()
         results = []
         for article_id, score in top:
-            if article_id not in meta:
+            if article_id not in meta or article_id not in best:
                 continue
             chunk_id = best[article_id]
             passage = chunk_rows[chunk_id].text
@@ -188,7 +250,34 @@ class Ranker:
         best = {a.article_id: a.best_chunk for a in vec.articles}
         chunk_ids = feedback.feedback_chunks(first, best, o.feedback_articles)
         moved = feedback.expand(query_vector, vectors.vectors_of(self.index.vectors, chunk_ids), o.feedback_weight)
-        return semantic.search_chunks(self.index.vectors, moved[None, :], self.options.depth, self._allowed)[0]
+        return semantic.search_chunks(self.index.vectors, moved[None, :], self._depth(o.k), self._allowed)[0]
+
+
+def _truncated(c: Candidates, depth: int) -> bool:
+    """Whether a retriever returned as many hits as it was asked for (there may be more)."""
+    return len(c.lexical) >= depth or len(c.semantic) >= depth or len(c.articles or ()) >= depth
+
+
+def _lexical_articles(c: Candidates, owner: dict[int, str], o: SearchOptions) -> list[aggregate.ArticleScore]:
+    """The lexical side's article ranking, by `o.lexical_unit` (see SearchOptions)."""
+    passages = aggregate.to_articles(c.lexical, owner, o.decay)
+    if o.lexical_unit == "passage" or c.articles is None:
+        return passages
+    best = {a.article_id: a.best_chunk for a in passages}
+    if o.lexical_unit == "article":
+        ranking = c.articles
+    else:
+        fused = fusion.rrf([c.articles, [(a.article_id, a.score) for a in passages]], k=o.rrf_k)
+        ranking = fusion.ranked(fused)
+    return [aggregate.ArticleScore(a, s, best.get(a)) for a, s in ranking]
+
+
+def _feedback_applies(c: Candidates, lex: _Side, vec: _Side, o: SearchOptions) -> bool:
+    if c.question or o.feedback_gate == "off":
+        return False
+    if o.feedback_gate == "agree":
+        return bool(lex.articles and vec.articles) and lex.articles[0].article_id == vec.articles[0].article_id
+    return True
 
 
 def _fuse(lex: _Side, vec: _Side, o: SearchOptions, semantic_weight: float) -> dict[str, float]:

@@ -120,7 +120,7 @@ def test_questions_rank_without_query_feedback(index):
 
 def test_query_feedback_moves_the_semantic_side_towards_the_top_articles(index):
     claim = "the north korean leader rejected negotiations with the united states"
-    on = Ranker(index, SearchOptions(k=10)).search(claim)
+    on = Ranker(index, SearchOptions(k=10, feedback_gate="non-question")).search(claim)
     off = Ranker(index, SearchOptions(k=10, feedback_articles=0)).search(claim)
     assert on[0].article.id in NK and off[0].article.id in NK
     ranks = lambda results: {r.article.id: r.semantic_rank for r in results}  # noqa: E731
@@ -128,3 +128,30 @@ def test_query_feedback_moves_the_semantic_side_towards_the_top_articles(index):
     for article_id in [r.article.id for r in off[:2]]:
         assert ranks(on)[article_id] <= ranks(off)[article_id]
     assert [r.score for r in on] != [r.score for r in off]
+
+
+@pytest.fixture(scope="module")
+def seed_instead_of_retelling(tmp_path_factory, embedder, seed_dir):
+    """The samples with the real reference article in place of the retelling written for them."""
+    import shutil
+
+    from index.builder import add_paths
+    from index.layout import IndexPaths
+
+    folder = tmp_path_factory.mktemp("seed-samples")
+    for p in SAMPLES.iterdir():
+        if p.is_file() and p.name != NK_SAMPLE:
+            shutil.copy(p, folder / p.name)
+    shutil.copy(seed_dir / NK_SEED, folder / NK_SEED)
+    root = tmp_path_factory.mktemp("seed-index") / "ix"
+    add_paths(IndexPaths(root), [folder], embedder)
+    ix = OpenIndex(root)
+    yield ix
+    ix.close()
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_real_reference_article_answers_the_mission_question_first(seed_instead_of_retelling, mode):
+    """The real article words the answer unlike the question ("prepared to sit down with no
+    preconditions", one sentence among many); it must still come first."""
+    assert ids(seed_instead_of_retelling, QUESTION, mode=mode, k=3)[0] == NK_SEED

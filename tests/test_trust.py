@@ -283,7 +283,9 @@ def test_saved_run_new_on_a_read_only_index_exits_2(runner, index_copy):
 
 def _generation_file(index: Path, suffix: str) -> Path:
     g = json.loads((index / "manifest.json").read_text())["generation"]
-    [path] = [p for p in IndexPaths(index).generation(g).rglob("*") if p.name.endswith(suffix)]
+    # The passage index's file (the article index beside it has files of the same names).
+    folder = IndexPaths(index).generation(g) if suffix.endswith(".faiss") else IndexPaths(index).lexical(g)
+    [path] = [p for p in folder.rglob("*") if p.name.endswith(suffix)]
     return path
 
 
