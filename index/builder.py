@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import checksums, lexical, vectors
+from index import checksums, lexical, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
@@ -215,6 +215,7 @@ class IndexWriter:
         # embedding, and a large first ingest never holds a flat index and an HNSW one at once.
         self.build_vectors_at_commit = self.vectors.ntotal == 0
         self.pending: list[tuple[Article, str, list[Chunk]]] = []
+        self.sentence_mode = sentences.mode()
         self.pending_chunks = 0
 
     # --- changes ---------------------------------------------------------------------------
@@ -340,11 +341,12 @@ class IndexWriter:
             return
         chunks = [c for _, _, cs in self.pending for c in cs]
         first = self.store.next_chunk_ids(len(chunks))
-        matrix = self.embedder.encode([c.embedding_text() for c in chunks])
+        matrix, sentence_vectors = sentences.encode_passages(self.embedder, chunks, self.sentence_mode)
         whoosh = self._whoosh()
         for offset, chunk in enumerate(chunks):
             chunk.id = first + offset
             chunk.vector = matrix[offset]
+        by_chunk = {c.id: m for c, m in zip(chunks, sentence_vectors)} if sentence_vectors is not None else None
         for article, digest, article_chunks in self.pending:
             for chunk in article_chunks:
                 whoosh.add_document(**lexical.chunk_document(
@@ -353,6 +355,8 @@ class IndexWriter:
             if not self.backfill_articles:
                 self._article_whoosh().add_document(**lexical.article_document(
                     article.id, article.title, article.text, article.source, article.date))
+            if by_chunk is not None:
+                self.store.put_sentences(article.id, *sentences.of_article(article_chunks, by_chunk))
         if not self.build_vectors_at_commit:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)

@@ -64,7 +64,14 @@ class Chunk:
     title: str = ""
     id: int | None = None  # assigned by the article store
     vector: object = field(default=None, repr=False)  # numpy float32 row once embedded
+    # The passage's sentences: (start, end) in the article text, (start, end) in `text`.
+    sentences: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False, compare=False)
 
     def embedding_text(self) -> str:
         """The text given to the embedding model: the title travels with every chunk."""
         return f"{self.title}\n{self.text}" if self.title else self.text
+
+    @property
+    def text_offset(self) -> int:
+        """Where `text` starts in `embedding_text()`."""
+        return len(self.title) + 1 if self.title else 0

@@ -178,6 +178,26 @@ class Embedder:
         """Passages: unit-length float32 vectors, one row per text."""
         return self._encode(texts, query=False)
 
+    def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """Passages and, for each, vectors of character spans of its text (its sentences):
+        (matrix, [a (len(spans[i]), dim) float32 matrix per text]). With ONNX a span's vector
+        is the mean of the passage's token embeddings inside it, at no extra encoding cost;
+        with torch each span is encoded on its own."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype="float32"), []
+        if self._onnx is not None:
+            return self._onnx.encode_spans(list(texts), spans)
+        matrix = self.encode(texts)
+        pieces = [text[a:b] for text, text_spans in zip(texts, spans) for a, b in text_spans]
+        flat = self.encode(pieces) if pieces else np.zeros((0, self.info.dimension), dtype="float32")
+        out, at = [], 0
+        for text_spans in spans:
+            out.append(flat[at:at + len(text_spans)])
+            at += len(text_spans)
+        return matrix, out
+
     def encode_queries(self, texts: list[str]):
         """Queries: unit-length float32 vectors, one row per text, always at full precision."""
         return self._encode(texts, query=True)

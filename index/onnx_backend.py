@@ -392,6 +392,14 @@ class OnnxEncoder:
         self.tokenizer = tokenizer
 
     def encode(self, texts: list[str]):
+        return self.encode_spans(texts, None)[0]
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]] | None):
+        """Unit vectors of `texts` and, when `spans` is given, of character spans of each text:
+        the mean of the token embeddings inside each span (the passage read as a whole gives
+        each sentence its context: "late chunking"), L2-normalised. Returns (matrix, [one
+        (len(spans[i]), dim) matrix per text] or None). A span with no token inside (cut by
+        truncation) gets its text's vector."""
         import numpy as np
 
         if self.spec["lowercase"]:
@@ -400,6 +408,7 @@ class OnnxEncoder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         out = None
+        span_vectors: list | None = [None] * len(texts) if spans is not None else None
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
             width = int(lengths[rows[0]])
@@ -419,8 +428,31 @@ class OnnxEncoder:
             if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
             out[rows] = pooled
+            if span_vectors is not None:
+                for i, row in enumerate(rows):
+                    span_vectors[row] = _pool_spans(hidden[i, :lengths[row]], encodings[row].offsets,
+                                                    spans[row], pooled[i])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+        return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32), span_vectors
+
+
+def _pool_spans(hidden, offsets, spans: list[tuple[int, int]], fallback):
+    """Mean of the token rows of `hidden` whose character offsets lie inside each span, unit
+    length; special tokens have empty offsets and belong to no span."""
+    import numpy as np
+
+    if not spans:
+        return np.zeros((0, hidden.shape[1]), dtype=np.float32)
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    bounds = np.asarray(spans, dtype=np.int64)
+    inside = (real[None, :] & (starts[None, :] >= bounds[:, :1]) & (ends[None, :] <= bounds[:, 1:]))
+    counts = inside.sum(axis=1, keepdims=True)
+    sums = inside.astype(np.float32) @ hidden
+    vectors = np.where(counts > 0, sums / np.maximum(counts, 1), fallback[None, :])
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def _pad_id(tokenizer, transformer: Path) -> int:

@@ -14,6 +14,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from index.documents import Article, Chunk
@@ -29,6 +30,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, vector BLOB, gen_added INTEGER NOT NULL, gen_removed INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_id TEXT NOT NULL, offsets BLOB NOT NULL, scales BLOB NOT NULL, vectors BLOB NOT NULL,
+    gen_added INTEGER NOT NULL, gen_removed INTEGER
+);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id);
 CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source COLLATE NOCASE);
@@ -127,7 +133,7 @@ class ArticleStore:
         `committed` is the manifest's generation; rows removed at or before `keep_from` are
         invisible to every generation still on disk and are deleted for good.
         """
-        for table in ("articles", "chunks"):
+        for table in ("articles", "chunks", "sentences"):
             self.db.execute(f"DELETE FROM {table} WHERE gen_added > ?", (committed,))
             self.db.execute(f"UPDATE {table} SET gen_removed = NULL WHERE gen_removed > ?", (committed,))
             self.db.execute(f"DELETE FROM {table} WHERE gen_removed <= ?", (keep_from,))
@@ -161,12 +167,26 @@ class ArticleStore:
         self.db.execute(f"UPDATE articles SET path=?, hash=? WHERE id=? AND {self._visible()}",
                         (path, content_hash, article_id))
 
+    def put_sentences(self, article_id: str, offsets, matrix) -> None:
+        """Store an article's sentences: (n, 2) start/end offsets in its text and their (n, dim)
+        unit vectors, kept as int8 with one float32 scale per row (a quarter of float32)."""
+        import numpy as np
+
+        if not len(offsets):
+            return
+        matrix = np.asarray(matrix, dtype=np.float32).reshape(len(offsets), -1)
+        scales = np.maximum(np.abs(matrix).max(axis=1), 1e-12) / 127
+        quantized = np.round(matrix / scales[:, None]).clip(-127, 127).astype(np.int8)
+        self.db.execute("INSERT INTO sentences VALUES (?,?,?,?,?,NULL)", (
+            article_id, np.asarray(offsets, dtype=np.int32).tobytes(), scales.astype(np.float32).tobytes(),
+            quantized.astype(np.int8).tobytes(), self.generation))
+
     def remove_article(self, article_id: str) -> list[int]:
         """Hide an article and its chunks from this generation on; returns the chunk ids."""
         g = self.generation
         ids = [r[0] for r in self.db.execute(
             f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()}", (article_id,))]
-        for table, key in (("chunks", "article_id"), ("articles", "id")):
+        for table, key in (("chunks", "article_id"), ("articles", "id"), ("sentences", "article_id")):
             self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {key}=? AND {self._visible()}", (g, article_id))
         return ids
 
@@ -247,6 +267,36 @@ class ArticleStore:
         return {row[0]: StoredArticle(*row) for row in self._in_query(
             f"SELECT id, title, date, source, url, path FROM articles WHERE {self._visible()} AND id IN ({{}})",
             list(ids))}
+
+    def article_texts(self, ids: Iterable[str]) -> dict[str, str]:
+        """The full text of each article."""
+        return dict(self._in_query(
+            f"SELECT id, text FROM articles WHERE {self._visible()} AND id IN ({{}})", list(ids)))
+
+    def sentence_vectors(self, article_ids: Iterable[str]) -> dict:
+        """{article_id: (offsets, vectors)} for the articles that have stored sentences: int32
+        (n, 2) start/end offsets into the article text, in text order, and float32 (n, dim)
+        unit vectors (late-chunked from the passages at ingest; cosine ~0.999 to the float32
+        ones after int8 storage). Articles indexed before sentences were stored are absent."""
+        import numpy as np
+
+        if not self._has_sentences:
+            return {}
+        out = {}
+        for article_id, offsets, scales, vectors in self._in_query(
+                f"SELECT article_id, offsets, scales, vectors FROM sentences WHERE {self._visible()} "
+                "AND article_id IN ({})", list(article_ids)):
+            bounds = np.frombuffer(offsets, dtype=np.int32).reshape(-1, 2)
+            scale = np.frombuffer(scales, dtype=np.float32)
+            matrix = np.frombuffer(vectors, dtype=np.int8).reshape(len(bounds), -1).astype(np.float32)
+            out[article_id] = (bounds, matrix * scale[:, None])
+        return out
+
+    @cached_property
+    def _has_sentences(self) -> bool:
+        """Stores made before sentence vectors (opened read-only) have no such table."""
+        return self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sentences'").fetchone() is not None
 
     def chunk_ids_where(self, sources: list[str], since: str | None, until: str | None) -> list[int]:
         """Ids of the chunks whose article passes the filters."""
