@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import lexical, vectors
+from index import dedup, lexical, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
@@ -205,6 +205,7 @@ class IndexWriter:
                 whoosh.add_document(**lexical.chunk_document(
                     chunk.id, article.id, article.title, chunk.text, article.source, article.date))
             self.store.put_article(article, article_chunks, digest)
+            dedup.store_signature(self.store, article.id, article.title, article.text)
         if not self.build_vectors_at_commit:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)
@@ -218,6 +219,7 @@ class IndexWriter:
             part = missing[start:start + BATCH_CHUNKS]
             matrix = self.embedder.encode([Chunk("", 0, text, title).embedding_text() for _, title, text in part])
             self.store.set_vectors([(cid, row.tobytes()) for (cid, _, _), row in zip(part, matrix)])
+        dedup.fill_missing(self.store)  # an index made before near-duplicate signatures
         whoosh = self._whoosh()
         for rows in self.store.iter_chunks_for_rebuild():
             for cid, article_id, text, _, title, source, date in rows:

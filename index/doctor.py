@@ -49,6 +49,7 @@ def check(paths: IndexPaths) -> Checkup:
         store_ids = store.chunk_ids()
         counts = store.counts()
         missing_vectors = len(store.chunks_without_vectors())
+        unsigned = _unsigned_articles(store, counts[0])
         store.close()
     except sqlite3.DatabaseError as exc:
         result.problems.append(f"article store {paths.store} is damaged ({exc}); rebuild from your sources "
@@ -57,6 +58,9 @@ def check(paths: IndexPaths) -> Checkup:
         return result
     if missing_vectors:
         result.problems.append(f"{missing_vectors} chunks have no stored vector")
+    if unsigned:
+        result.problems.append(f"{unsigned} articles have no near-duplicate signature (copies of them are "
+                               "not collapsed in results)")
     if counts != (manifest.articles, manifest.chunks):
         result.problems.append(f"manifest counts {manifest.articles} articles / {manifest.chunks} chunks, "
                                f"the store holds {counts[0]} / {counts[1]}")
@@ -68,6 +72,16 @@ def check(paths: IndexPaths) -> Checkup:
     if stray:
         result.notes.append(f"unfinished generation folders {stray} (an interrupted run); the next write removes them")
     return result
+
+
+def _unsigned_articles(store: ArticleStore, articles: int) -> int:
+    """Articles without a current near-duplicate signature (all of them in an older index)."""
+    from index import dedup
+
+    has_table = store.db.execute("SELECT 1 FROM sqlite_master WHERE name='signatures'").fetchone()
+    if not has_table or store.dedup_scheme() not in (None, dedup.SCHEME):
+        return articles
+    return sum(1 for _ in store.articles_without_signature())
 
 
 def _compare(result: Checkup, name: str, expected: set[int], read_ids, stale_ok: bool = False) -> None:

@@ -28,12 +28,22 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, vector BLOB, gen_added INTEGER NOT NULL, gen_removed INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS signatures (
+    article_id TEXT NOT NULL, signature BLOB NOT NULL, gen_added INTEGER NOT NULL, gen_removed INTEGER
+);
+CREATE TABLE IF NOT EXISTS lsh_buckets (
+    bucket INTEGER NOT NULL, article_id TEXT NOT NULL, gen_added INTEGER NOT NULL, gen_removed INTEGER
+);
+CREATE INDEX IF NOT EXISTS signatures_article ON signatures(article_id);
+CREATE INDEX IF NOT EXISTS lsh_buckets_bucket ON lsh_buckets(bucket);
+CREATE INDEX IF NOT EXISTS lsh_buckets_article ON lsh_buckets(article_id);
 CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
 """
 PAGE_SIZE = 16384
+_DEDUP_TABLES = ("signatures", "lsh_buckets")  # near-duplicate signatures (index/dedup.py)
 _VISIBLE = "({t}gen_added <= {g} AND ({t}gen_removed IS NULL OR {t}gen_removed > {g}))"
 
 
@@ -98,7 +108,7 @@ class ArticleStore:
         `committed` is the manifest's generation; rows removed at or before `keep_from` are
         invisible to every generation still on disk and are deleted for good.
         """
-        for table in ("articles", "chunks"):
+        for table in ("articles", "chunks", *_DEDUP_TABLES):
             self.db.execute(f"DELETE FROM {table} WHERE gen_added > ?", (committed,))
             self.db.execute(f"UPDATE {table} SET gen_removed = NULL WHERE gen_removed > ?", (committed,))
             self.db.execute(f"DELETE FROM {table} WHERE gen_removed <= ?", (keep_from,))
@@ -129,7 +139,7 @@ class ArticleStore:
         g = self.generation
         ids = [r[0] for r in self.db.execute(
             f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()}", (article_id,))]
-        for table, key in (("chunks", "article_id"), ("articles", "id")):
+        for table, key in (("chunks", "article_id"), ("articles", "id"), *((t, "article_id") for t in _DEDUP_TABLES)):
             self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {key}=? AND {self._visible()}", (g, article_id))
         return ids
 
@@ -208,3 +218,46 @@ class ArticleStore:
         for start in range(0, len(values), 500):
             part = values[start:start + 500]
             yield from self.db.execute(sql.format(",".join("?" * len(part))), part)
+
+    # --- near-duplicate signatures (index/dedup.py, search/clusters.py) ---------------------
+
+    def put_signature(self, article_id: str, signature: bytes, buckets: list[int], scheme: str) -> None:
+        g = self.generation
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('dedup_scheme', ?)", (scheme,))
+        self.db.execute("INSERT INTO signatures VALUES (?,?,?,NULL)", (article_id, signature, g))
+        self.db.executemany("INSERT INTO lsh_buckets VALUES (?,?,?,NULL)", [(b, article_id, g) for b in buckets])
+
+    def dedup_scheme(self) -> str | None:
+        """The signature scheme of this store, or None when it has no signatures (an old index)."""
+        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='signatures'").fetchone()
+        if not has:
+            return None
+        row = self.db.execute("SELECT value FROM meta WHERE key='dedup_scheme'").fetchone()
+        return row[0] if row else None
+
+    def drop_signatures(self) -> None:
+        """Hide every signature from this generation on (before recomputing them all)."""
+        for table in _DEDUP_TABLES:
+            self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {self._visible()}", (self.generation,))
+
+    def articles_without_signature(self) -> Iterator[tuple[str, str, str]]:
+        """(id, title, text) of visible articles that have no visible signature."""
+        yield from self.db.execute(
+            f"SELECT a.id, a.title, a.text FROM articles a WHERE {self._visible('a')} AND NOT EXISTS "
+            f"(SELECT 1 FROM signatures s WHERE s.article_id = a.id AND {self._visible('s')})")
+
+    def signatures(self, ids: Iterable[str]) -> dict[str, bytes]:
+        return dict(self._in_query(
+            f"SELECT article_id, signature FROM signatures WHERE {self._visible()} AND article_id IN ({{}})",
+            list(ids)))
+
+    def bucket_mates(self, ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(id, other) for each pair of visible articles sharing an LSH bucket, `id` among `ids`."""
+        return list(self._in_query(
+            f"SELECT DISTINCT a.article_id, b.article_id FROM lsh_buckets a JOIN lsh_buckets b "
+            f"ON b.bucket = a.bucket AND b.article_id != a.article_id AND {self._visible('b')} "
+            f"WHERE {self._visible('a')} AND a.article_id IN ({{}})", list(ids)))
+
+    def article_dates(self) -> list[str | None]:
+        """The date of every visible article (for timelines and recency)."""
+        return [r[0] for r in self.db.execute(f"SELECT date FROM articles WHERE {self._visible()}")]
