@@ -258,6 +258,12 @@ class ArticleStore:
             f"ON b.bucket = a.bucket AND b.article_id != a.article_id AND {self._visible('b')} "
             f"WHERE {self._visible('a')} AND a.article_id IN ({{}})", list(ids)))
 
-    def article_dates(self) -> list[str | None]:
-        """The date of every visible article (for timelines and recency)."""
-        return [r[0] for r in self.db.execute(f"SELECT date FROM articles WHERE {self._visible()}")]
+    def article_text(self, article_id: str) -> tuple[str, str] | None:
+        """(title, text) of a visible article, or None."""
+        return self.db.execute(f"SELECT title, text FROM articles WHERE id=? AND {self._visible()}",
+                               (article_id,)).fetchone()
+
+    def chunk_ids_of(self, article_id: str) -> list[int]:
+        """The ids of a visible article's chunks, in order."""
+        return [r[0] for r in self.db.execute(
+            f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()} ORDER BY ordinal", (article_id,))]
