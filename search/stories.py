@@ -2,7 +2,7 @@
 
 A stage after the ranker. `present` asks the ranker for enough articles (-k counts stories, so
 it fetches more than k when copies are collapsed, and the whole relevant set when sorting by date
-or boosting recency), then applies, in order: the relevance cut (date sort only), the recency
+or boosting recency), then applies, in order: the relevance cut (date sort and recency), the recency
 boost, the collapse of duplicate clusters, the date sort, and the limit.
 """
 
@@ -80,7 +80,8 @@ def _neg_date(text: str | None) -> tuple:
 
 def arrange(ranked: list[Result], view: View, clusters: Clusters | None, filters, k: int | None) -> list[Result]:
     """Apply the view to a ranking (see the module docstring)."""
-    out = relevant(ranked, view.cut) if view.sort == "date" else ranked
+    # Recency reorders the relevant set only: boosting every candidate would let any new article win.
+    out = relevant(ranked, view.cut) if view.sort == "date" or view.recent else ranked
     if view.recent:
         out = boost_recent(out, view.half_life)
     if view.collapse and clusters is not None and clusters.available:

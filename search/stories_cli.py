@@ -86,7 +86,7 @@ def timeline(
     source: SourceOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    unit: Annotated[str, typer.Option("--by", help="auto, day, week or month (auto: from the span of dates).")] = "auto",
+    unit: Annotated[str, typer.Option("--by", help="auto, day, week, month or year (auto: from the span of dates).")] = "auto",
     fmt: Annotated[str, typer.Option("--format", "-o", help="chart or json.")] = "chart",
     collapse: CollapseOpt = True,
     index: IndexOpt = None,

@@ -1,7 +1,9 @@
 """When a story ran: the relevant articles of a query counted per day, week or month.
 
-The unit is chosen from the span of the articles' dates (a day up to two months, a week up to
-two years, else a month); every period between the first and the last is listed, empty or not.
+The unit is chosen from the span of the articles' dates (a day up to a month, a week up to half
+a year, a month up to five years, else a year), so a chart has at most about 60 rows; every
+period between the first and the last is listed, empty or not. A story (a result with collapsed
+copies) counts once, on the date of its earliest article: when it broke.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TextIO
 
 from search.ranker import Result
 
-UNITS = ("auto", "day", "week", "month")
+UNITS = ("auto", "day", "week", "month", "year")
 
 
 @dataclass
@@ -34,6 +36,8 @@ def _start(d: date, unit: str) -> date:
         return d
     if unit == "week":
         return d - timedelta(days=d.weekday())  # Monday
+    if unit == "year":
+        return d.replace(month=1, day=1)
     return d.replace(day=1)
 
 
@@ -42,10 +46,14 @@ def _next(d: date, unit: str) -> date:
         return d + timedelta(days=1)
     if unit == "week":
         return d + timedelta(days=7)
+    if unit == "year":
+        return d.replace(year=d.year + 1)
     return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _label(d: date, unit: str) -> str:
+    if unit == "year":
+        return str(d.year)
     if unit == "month":
         return d.strftime("%Y-%m")
     if unit == "week":
@@ -53,9 +61,16 @@ def _label(d: date, unit: str) -> str:
     return d.isoformat()
 
 
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
 def choose_unit(first: date, last: date) -> str:
     span = (last - first).days
-    return "day" if span <= 62 else "week" if span <= 730 else "month"
+    return "day" if span <= 31 else "week" if span <= 183 else "month" if span <= 5 * 366 else "year"
 
 
 def build(results: list[Result], unit: str = "auto") -> Timeline:
@@ -63,9 +78,11 @@ def build(results: list[Result], unit: str = "auto") -> Timeline:
     dated: list[tuple[date, str]] = []
     undated = []
     for r in results:
-        try:
-            dated.append((date.fromisoformat((r.article.date or "")[:10]), r.article.id))
-        except ValueError:
+        days = [_day(a.date) for a in (r.article, *r.duplicates)]
+        days = [d for d in days if d]
+        if days:
+            dated.append((min(days), r.article.id))
+        else:
             undated.append(r.article.id)
     if not dated:
         return Timeline(unit if unit != "auto" else "day", [], undated)
