@@ -53,6 +53,8 @@ from index.manifest import IndexProblem
 from search.lexical import BM25Params
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
+from search.clusters import Clusters
+from search.stories import View, present
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -87,7 +89,7 @@ class TestSet:
 
 
 # Query sets that search another set's corpus.
-CORPUS_OF = {"bbc_qa_dev": "bbc_news"}
+CORPUS_OF = {"bbc_qa_dev": "bbc_news", "bbc_qa_dev2": "bbc_news"}
 
 
 def locate(spec: str) -> Path:
@@ -202,6 +204,7 @@ def open_index(index_dir: Path) -> OpenIndex:
 class Variant:
     name: str
     options: SearchOptions
+    collapse: bool = False  # near-duplicates collapsed (search/collapse.py), as `byline search` does
 
 
 def fusion_name(o: SearchOptions) -> str:
@@ -223,6 +226,8 @@ def variants(which: str) -> list[Variant]:
     out.append(Variant(fusion_name(hybrid), hybrid))
     if which == "default":
         return out
+    if which == "collapse":
+        return out + [Variant(f"{v.name} +collapse", v.options, collapse=True) for v in out]
     plain = replace(hybrid, feedback_articles=0, question_weight=hybrid.semantic_weight)
     grid = [replace(hybrid, feedback_articles=0), plain, replace(plain, semantic_weight=0.7, question_weight=0.7)]
     grid += [replace(hybrid, feedback_articles=n, feedback_weight=fw) for n in (1, 2, 3, 5) for fw in (0.3, 0.5, 1.0)]
@@ -252,6 +257,7 @@ class Row:
     metrics: dict[str, float]
     seconds: float
     same_as: str | None = None
+    extra: dict | None = None
 
 
 def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> Row:
@@ -268,14 +274,42 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
     ranker, candidates = cache[retrieval]
-    answers = [ranker.rank(c, o) for c in candidates]
+    extra = {}
+    if variant.collapse:
+        clusters = Clusters(index.store)
+        if not clusters.available:
+            sys.exit(f"evaluate: {index.paths.root} has no near-duplicate signatures; run "
+                     f"byline doctor --repair --index {index.paths.root} on a copy under another --cache")
+        answers = [present(ranker, c, K, View(), clusters, o) for c in candidates]
+        # No two articles of one cluster in a top 10 (what collapse promises), counted anyway.
+        extra["top10_with_two_of_a_cluster"] = sum(
+            len({clusters.members([r.article.id])[r.article.id] for r in res[:10]}) < len(res[:10]) for res in answers)
+    else:
+        answers = [ranker.rank(c, o) for c in candidates]
     seconds = time.perf_counter() - started
     # Scores from ranks keep byline's order (and its tie-breaks) in the evaluation tools.
     run = {qid: {r.article.id: 1.0 / r.rank for r in results} for qid, results in zip(ids, answers)}
     # ir_measures scores a judged query missing from the run as 0, as it should.
     scores = ir_measures.calc_aggregate(list(MEASURES.values()), test.qrels, run)
     metrics = {label: float(scores[m]) for label, m in MEASURES.items()}
-    return Row(variant.name, asdict(o), metrics, seconds)
+    if variant.collapse:
+        # Copies judged alike: an article in a relevant one's cluster gets its grade.
+        alike = cluster_qrels(test.qrels, Clusters(index.store))
+        extra["nDCG@10 copies judged alike"] = float(ir_measures.calc_aggregate([nDCG @ 10], alike, run)[nDCG @ 10])
+        log(f"  {variant.name}: {extra}")
+    return Row(variant.name, asdict(o), metrics, seconds, extra=extra or None)
+
+
+def cluster_qrels(qrels: dict[str, dict[str, int]], clusters: Clusters) -> dict[str, dict[str, int]]:
+    """The judgments with every near-duplicate of a judged article judged the same."""
+    out = {}
+    for qid, docs in qrels.items():
+        alike = dict(docs)
+        for doc, grade in docs.items():
+            for other in clusters.members([doc])[doc]:
+                alike[other] = max(alike.get(other, 0), grade)
+        out[qid] = alike
+    return out
 
 
 def run_set(spec: str, args: argparse.Namespace) -> dict:
@@ -289,15 +323,16 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
     rows: list[Row] = []
-    done: dict[SearchOptions, Row] = {}
+    done: dict[tuple[SearchOptions, bool], Row] = {}
     candidates: dict = {}
     for variant in variants(args.variants):
-        if variant.options in done:  # e.g. the grid point equal to the default hybrid
-            first = done[variant.options]
+        key = (variant.options, variant.collapse)
+        if key in done:  # e.g. the grid point equal to the default hybrid
+            first = done[key]
             rows.append(Row(variant.name, first.options, first.metrics, 0.0, same_as=first.name))
             continue
         row = evaluate(index, test, variant, candidates)
-        done[variant.options] = row
+        done[key] = row
         rows.append(row)
         log(f"  {row.name:<28} " + "  ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
             + f"  ({row.seconds:.1f} s)")
@@ -353,8 +388,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "fusion", "all"), default="default",
-                        help="default settings only; the fusion/feedback grid; or that plus aggregation, "
+    parser.add_argument("--variants", choices=("default", "collapse", "fusion", "all"), default="default",
+                        help="default settings only; those also with near-duplicates collapsed (needs an "
+                             "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
                         help=f"folder holding the cached indexes [default: {DEFAULT_CACHE}]")

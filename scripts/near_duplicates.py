@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/near_duplicates.py quality            # precision/recall, threshold sweep
     .venv/bin/python scripts/near_duplicates.py cost --synthetic 10000
+    .venv/bin/python scripts/near_duplicates.py latency --index INDEX   # an index of bbc_news
 
 `quality` rewrites a sample of BBC articles the way syndication does (a new headline, a changed
 lead sentence, an agency dateline and boilerplate, paragraphs dropped or reordered, the story cut
@@ -210,6 +211,32 @@ def cost(args) -> None:
               f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
+def latency(args) -> None:
+    """Warm query latency of `byline search` with and without collapse (the same queries)."""
+    import statistics
+
+    from search.opened import OpenIndex
+    from search.ranker import Ranker, SearchOptions
+    from search.stories import View, search_many
+
+    index = OpenIndex(args.index)
+    queries = [json.loads(line)["text"] for line in (ROOT.parent / "shared" / "data" / "bbc_qa_dev2" /
+                                                      "queries.jsonl").read_text().splitlines() if line.strip()]
+    queries = [re.sub(r"[^\w\s]", " ", q) for q in queries][:args.queries]
+    for mode in ("hybrid", "lexical"):
+        ranker = Ranker(index, SearchOptions(mode=mode, k=args.k))
+        search_many(ranker, queries[:3], View())  # warm up: model, files, caches
+        for label, view in (("plain", View(collapse=False)), ("collapse", View()), ("sort date", View(sort="date"))):
+            times = []
+            for q in queries:
+                started = time.perf_counter()
+                search_many(ranker, [q], view)
+                times.append((time.perf_counter() - started) * 1e3)
+            times.sort()
+            print(f"{mode:8} {label:9} k={args.k}: median {statistics.median(times):.1f} ms, "
+                  f"p95 {times[int(len(times) * 0.95) - 1]:.1f} ms over {len(times)} queries")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,8 +248,12 @@ def main() -> None:
     q.add_argument("--sample-clusters", type=int, default=0, help="print N clusters of BBC articles")
     c = sub.add_parser("cost", help="time and space of signatures, without embedding")
     c.add_argument("--synthetic", type=int, default=0, help="also the synthetic archive of N articles")
+    lat = sub.add_parser("latency", help="warm query latency with and without collapse")
+    lat.add_argument("--index", type=Path, required=True, help="an index of bbc_news with signatures")
+    lat.add_argument("--queries", type=int, default=120)
+    lat.add_argument("-k", type=int, default=10)
     args = parser.parse_args()
-    quality(args) if args.command == "quality" else cost(args)
+    {"quality": quality, "cost": cost, "latency": latency}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -42,17 +42,30 @@ class Clusters:
         return out
 
     def members(self, ids: list[str]) -> dict[str, frozenset[str]]:
-        """Each article's whole cluster (itself included; alone when it has no copies)."""
+        """Each article's whole cluster (itself included; alone when it has no copies).
+
+        Found breadth-first, one lookup per level for all the articles at once."""
         todo = [i for i in dict.fromkeys(ids) if i not in self._members]
-        while todo:
-            start = todo.pop(0)
-            component, frontier = {start}, [start]
-            while frontier and len(component) < MAX_MEMBERS:
-                found = self.near_duplicates(frontier)
-                frontier = sorted({b for mates in found.values() for b in mates} - component)
-                component.update(frontier)
+        links: dict[str, set[str]] = {}
+        reached, frontier = set(todo), list(todo)
+        while frontier and len(reached) < MAX_MEMBERS * max(1, len(todo)):
+            found = self.near_duplicates(frontier)
+            for a, mates in found.items():
+                links.setdefault(a, set()).update(mates)
+                for b in mates:
+                    links.setdefault(b, set()).add(a)
+            frontier = sorted({b for mates in found.values() for b in mates} - reached)
+            reached.update(frontier)
+        for start in todo:
+            if start in self._members:
+                continue
+            component, stack = {start}, [start]
+            while stack:
+                for b in links.get(stack.pop(), ()):
+                    if b not in component:
+                        component.add(b)
+                        stack.append(b)
             frozen = frozenset(component)
             for member in component:
                 self._members[member] = frozen
-            todo = [i for i in todo if i not in self._members]
         return {i: self._members[i] for i in ids}

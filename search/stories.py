@@ -14,7 +14,7 @@ from datetime import date
 
 from search.clusters import Clusters
 from search.collapse import collapse
-from search.ranker import Candidates, Ranker, Result
+from search.ranker import Candidates, Ranker, Result, SearchOptions
 
 SORTS = ("relevance", "date")
 # An article is in the relevant set when its score is at least this share of the top score
@@ -91,9 +91,11 @@ def arrange(ranked: list[Result], view: View, clusters: Clusters | None, filters
     return [replace(r, rank=i) for i, r in enumerate(out[:k] if k else out, start=1)]
 
 
-def present(ranker: Ranker, candidates: Candidates, k: int, view: View, clusters: Clusters | None) -> list[Result]:
-    """The first k stories of one query's candidates, as the view asks."""
-    options = ranker.options
+def present(ranker: Ranker, candidates: Candidates, k: int, view: View, clusters: Clusters | None,
+            options: SearchOptions | None = None) -> list[Result]:
+    """The first k stories of one query's candidates, as the view asks (`options` may override
+    the ranking settings, as in `Ranker.rank`)."""
+    options = options or ranker.options
     whole = view.sort == "date" or view.recent
     collapsing = view.collapse and clusters is not None and clusters.available
     fetch = FETCH_ALL if whole else max(3 * k, k + 20) if collapsing else k
