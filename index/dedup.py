@@ -24,7 +24,7 @@ SHINGLE_WORDS = 5
 BAND_ROWS = 3  # 42 bands of 3 rows: a pair at Jaccard 0.4 shares a bucket with p = 0.94
 BANDS = NUM_PERM // BAND_ROWS
 SEED = 1
-SCHEME = f"rensa-0.5 rminhash perm={NUM_PERM} seed={SEED} shingles={SHINGLE_WORDS}w bands={BANDS}x{BAND_ROWS}"
+SCHEME = f"rensa-0.5 rminhash buckets31 perm={NUM_PERM} seed={SEED} shingles={SHINGLE_WORDS}w bands={BANDS}x{BAND_ROWS}"
 
 _WORD = re.compile(r"\w+")
 
@@ -48,12 +48,13 @@ def signature(text: str) -> np.ndarray:
 
 
 def buckets(sig: np.ndarray) -> list[int]:
-    """One LSH bucket per band: a 63-bit hash of the band number and its rows."""
+    """One LSH bucket per band: a 31-bit hash of the band number and its rows (4 bytes in
+    SQLite; a chance collision only costs a signature comparison)."""
     out = []
     for band in range(BANDS):
         part = sig[band * BAND_ROWS:(band + 1) * BAND_ROWS].tobytes()
-        digest = hashlib.blake2b(band.to_bytes(2, "little") + part, digest_size=8).digest()
-        out.append(int.from_bytes(digest, "little") >> 1)  # SQLite integers are signed 64-bit
+        digest = hashlib.blake2b(band.to_bytes(2, "little") + part, digest_size=4).digest()
+        out.append(int.from_bytes(digest, "little") >> 1)
     return out
 
 

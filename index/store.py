@@ -28,22 +28,22 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, vector BLOB, gen_added INTEGER NOT NULL, gen_removed INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS signatures (
-    article_id TEXT NOT NULL, signature BLOB NOT NULL, gen_added INTEGER NOT NULL, gen_removed INTEGER
-);
-CREATE TABLE IF NOT EXISTS lsh_buckets (
-    bucket INTEGER NOT NULL, article_id TEXT NOT NULL, gen_added INTEGER NOT NULL, gen_removed INTEGER
-);
-CREATE INDEX IF NOT EXISTS signatures_article ON signatures(article_id);
-CREATE INDEX IF NOT EXISTS lsh_buckets_bucket ON lsh_buckets(bucket);
-CREATE INDEX IF NOT EXISTS lsh_buckets_article ON lsh_buckets(article_id);
 CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
+CREATE TABLE IF NOT EXISTS signatures (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, signature BLOB NOT NULL,
+    gen_added INTEGER NOT NULL, gen_removed INTEGER
+);
+CREATE INDEX IF NOT EXISTS signatures_article ON signatures(article_id);
+-- LSH buckets of a signature row; visible when it is (a compact table: ~40 rows an article).
+CREATE TABLE IF NOT EXISTS lsh_buckets (
+    bucket INTEGER NOT NULL, signature_id INTEGER NOT NULL, PRIMARY KEY (bucket, signature_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lsh_buckets_signature ON lsh_buckets(signature_id);
 """
 PAGE_SIZE = 16384
-_DEDUP_TABLES = ("signatures", "lsh_buckets")  # near-duplicate signatures (index/dedup.py)
 _VISIBLE = "({t}gen_added <= {g} AND ({t}gen_removed IS NULL OR {t}gen_removed > {g}))"
 
 
@@ -108,7 +108,9 @@ class ArticleStore:
         `committed` is the manifest's generation; rows removed at or before `keep_from` are
         invisible to every generation still on disk and are deleted for good.
         """
-        for table in ("articles", "chunks", *_DEDUP_TABLES):
+        self.db.execute("DELETE FROM lsh_buckets WHERE signature_id IN (SELECT id FROM signatures "
+                        "WHERE gen_added > ? OR gen_removed <= ?)", (committed, keep_from))
+        for table in ("articles", "chunks", "signatures"):
             self.db.execute(f"DELETE FROM {table} WHERE gen_added > ?", (committed,))
             self.db.execute(f"UPDATE {table} SET gen_removed = NULL WHERE gen_removed > ?", (committed,))
             self.db.execute(f"DELETE FROM {table} WHERE gen_removed <= ?", (keep_from,))
@@ -139,7 +141,7 @@ class ArticleStore:
         g = self.generation
         ids = [r[0] for r in self.db.execute(
             f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()}", (article_id,))]
-        for table, key in (("chunks", "article_id"), ("articles", "id"), *((t, "article_id") for t in _DEDUP_TABLES)):
+        for table, key in (("chunks", "article_id"), ("articles", "id"), ("signatures", "article_id")):
             self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {key}=? AND {self._visible()}", (g, article_id))
         return ids
 
@@ -224,8 +226,8 @@ class ArticleStore:
     def put_signature(self, article_id: str, signature: bytes, buckets: list[int], scheme: str) -> None:
         g = self.generation
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('dedup_scheme', ?)", (scheme,))
-        self.db.execute("INSERT INTO signatures VALUES (?,?,?,NULL)", (article_id, signature, g))
-        self.db.executemany("INSERT INTO lsh_buckets VALUES (?,?,?,NULL)", [(b, article_id, g) for b in buckets])
+        row = self.db.execute("INSERT INTO signatures VALUES (NULL,?,?,?,NULL)", (article_id, signature, g)).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO lsh_buckets VALUES (?,?)", [(b, row) for b in buckets])
 
     def dedup_scheme(self) -> str | None:
         """The signature scheme of this store, or None when it has no signatures (an old index)."""
@@ -237,8 +239,7 @@ class ArticleStore:
 
     def drop_signatures(self) -> None:
         """Hide every signature from this generation on (before recomputing them all)."""
-        for table in _DEDUP_TABLES:
-            self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {self._visible()}", (self.generation,))
+        self.db.execute(f"UPDATE signatures SET gen_removed=? WHERE {self._visible()}", (self.generation,))
 
     def articles_without_signature(self) -> Iterator[tuple[str, str, str]]:
         """(id, title, text) of visible articles that have no visible signature."""
@@ -254,9 +255,11 @@ class ArticleStore:
     def bucket_mates(self, ids: Iterable[str]) -> list[tuple[str, str]]:
         """(id, other) for each pair of visible articles sharing an LSH bucket, `id` among `ids`."""
         return list(self._in_query(
-            f"SELECT DISTINCT a.article_id, b.article_id FROM lsh_buckets a JOIN lsh_buckets b "
-            f"ON b.bucket = a.bucket AND b.article_id != a.article_id AND {self._visible('b')} "
-            f"WHERE {self._visible('a')} AND a.article_id IN ({{}})", list(ids)))
+            f"SELECT DISTINCT sa.article_id, sb.article_id FROM signatures sa "
+            f"JOIN lsh_buckets la ON la.signature_id = sa.id "
+            f"JOIN lsh_buckets lb ON lb.bucket = la.bucket AND lb.signature_id != la.signature_id "
+            f"JOIN signatures sb ON sb.id = lb.signature_id AND {self._visible('sb')} AND sb.article_id != sa.article_id "
+            f"WHERE {self._visible('sa')} AND sa.article_id IN ({{}})", list(ids)))
 
     def article_text(self, article_id: str) -> tuple[str, str] | None:
         """(title, text) of a visible article, or None."""
