@@ -21,7 +21,7 @@ import numpy as np
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
-BAND_ROWS = 3  # 42 bands of 3 rows: a pair at Jaccard 0.4 shares a bucket with p = 0.94
+BAND_ROWS = 3  # 42 bands of 3 rows: a pair at Jaccard 0.45 shares a bucket with p = 0.98
 BANDS = NUM_PERM // BAND_ROWS
 SEED = 1
 SCHEME = f"rensa-0.5 rminhash buckets31 perm={NUM_PERM} seed={SEED} shingles={SHINGLE_WORDS}w bands={BANDS}x{BAND_ROWS}"

@@ -15,7 +15,7 @@ import numpy as np
 from index import dedup
 from index.store import ArticleStore
 
-THRESHOLD = 0.4  # estimated Jaccard over 5-word shingles; chosen in docs/stories.md
+THRESHOLD = 0.45  # estimated Jaccard over 5-word shingles; chosen in docs/stories.md
 MAX_MEMBERS = 1000  # a cluster is not followed further than this (a safety bound)
 
 
