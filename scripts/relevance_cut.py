@@ -1,8 +1,8 @@
 """Choose the relevance cut of `--sort date`, `--recent` and `byline timeline` by measurement.
 
 The relevant set of a query is the ranked articles scoring at least CUT times the top score
-(search/stories.py). For each CUT this prints, over the judged queries of the given sets, the
-share of judged-relevant articles inside the set (recall), the share of the set that is judged
+(search/stories.py, RELEVANCE_CUT by mode). For each CUT this prints, over the judged queries
+of the given sets, the share of judged-relevant articles inside the set (recall), the share of the set that is judged
 relevant (precision), F1 and the mean set size, in the default hybrid mode and in lexical mode.
 
     .venv/bin/python scripts/relevance_cut.py bbc_qa_dev bbc_qa_dev2 --index INDEX

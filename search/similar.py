@@ -64,4 +64,4 @@ def similar(ranker: Ranker, article_id: str, view: View, clusters: Clusters | No
         own = set(clusters.members([article_id])[article_id])
     ranked = ranker.rank(candidates, replace(ranker.options, k=FETCH_ALL))
     ranked = [r for r in ranked if r.article.id not in own]
-    return arrange(ranked, view, clusters, ranker.options.filters, ranker.options.k)
+    return arrange(ranked, view, clusters, ranker.options, ranker.options.k)

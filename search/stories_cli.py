@@ -96,7 +96,8 @@ def timeline(
 
     Counts stories (copies collapsed) unless --no-collapse.
 
-    The relevant articles are those scoring at least half the best score (as for --sort date).
+    The relevant articles are those scoring at least a share of the best score (0.4 in hybrid
+    and lexical modes, 0.7 in semantic mode), as for --sort date.
 
     [bold]Examples[/bold]
 

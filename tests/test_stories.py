@@ -127,13 +127,17 @@ def test_sort_date_lists_the_relevant_set_newest_first(index):
 
 
 def test_recent_boosts_newer_articles(index):
-    plain = [r.article.id for r in stories(index, "storm floods coastal towns", k=2)]
-    assert plain[0] == STORM
-    recent = stories(index, "storm floods coastal towns", View(recent=True, half_life=2), k=2)
-    assert recent[0].article.id == STORM_CLEANUP and recent[0].score < 1
-    # A long half-life leaves relevance order alone.
-    slow = stories(index, "storm floods coastal towns", View(recent=True, half_life=100000), k=2)
-    assert [r.article.id for r in slow] == plain
+    plain = [r.article.id for r in stories(index, "storm floods coastal towns", k=5)]
+    assert plain[0] == STORM and STORM_CLEANUP in plain
+    recent = stories(index, "storm floods coastal towns", View(recent=True, half_life=2), k=10)
+    ids = [r.article.id for r in recent]
+    assert ids.index(STORM_CLEANUP) < ids.index(STORM)  # five days newer: boosted past it
+    # With a half-life of two days, age dominates: the relevant set comes out newest first.
+    assert [r.article.date for r in recent] == sorted((r.article.date for r in recent), reverse=True)
+    assert len(recent) < 10  # only the relevant set is reordered, not every candidate
+    # A very long half-life leaves relevance order alone.
+    slow = stories(index, "storm floods coastal towns", View(recent=True, half_life=1e6), k=5)
+    assert [r.article.id for r in slow] == plain[:len(slow)]
 
 
 def test_timeline_counts_stories_per_period(runner, sample_index, index):
