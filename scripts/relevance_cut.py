@@ -38,10 +38,12 @@ def main() -> None:
     index = OpenIndex(args.index)
     tests = [load_set(s, "test", None) for s in args.sets]
     queries = [(t.qrels[q], sanitize(text)) for t in tests for q, text in t.queries.items()]
-    for mode in ("hybrid", "lexical", "semantic"):
-        ranker = Ranker(index, SearchOptions(mode=mode, k=FETCH_ALL))
+    for mode in ("hybrid", "hybrid, lexical match required", "lexical", "semantic"):
+        ranker = Ranker(index, SearchOptions(mode=mode.split(",")[0], k=FETCH_ALL))
         rankings = [ranker.rank(c, replace(ranker.options, k=FETCH_ALL))
                     for c in ranker.retrieve([text for _, text in queries])]
+        if "lexical match" in mode:
+            rankings = [[r for r in ranked if r.lexical_rank is not None] for ranked in rankings]
         print(f"{mode}: {len(queries)} queries")
         print("   cut  recall  precision     F1  mean size")
         for cut in CUTS:
