@@ -203,8 +203,6 @@ def cost(args) -> None:
             store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             bare = sum(p.stat().st_size for p in folder.iterdir())
             store.close()
-            clusters = Clusters(store_ro := ArticleStore(folder / "articles.sqlite", 1, readonly=True))
-            del clusters, store_ro
         print(f"{name}: {len(docs)} articles; signature + store rows {spent / len(docs) * 1e3:.2f} ms/article "
               f"({spent:.1f} s of {total:.1f} s writing the store); {rows} bucket rows; "
               f"signature tables {(size - bare) / 1e6:.1f} MB ({(size - bare) / len(docs):.0f} bytes/article); "

@@ -8,7 +8,6 @@ and three follow-ups (the rail deal, the next rate rise, the storm clean-up) tha
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 
 import pytest
@@ -217,3 +216,40 @@ def _open(root):
             self.ix.close()
 
     return Opened()
+
+
+def test_clusters_follow_sync_and_a_removed_representative_is_replaced(runner, index_copy, tmp_path):
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    third = feed / "rail-third-copy.txt"
+    third.write_text((SAMPLES / RAIL).read_text().replace("Northern Courier", "Test Wire")
+                     + "\nDistributed by the Test Wire syndication desk.\n")
+    assert run(runner, "index", "add", feed, "--index", index_copy, "-q").exit_code == 0
+    third_id = "rail-third-copy.txt"
+    with _open(index_copy) as ix:
+        assert Clusters(ix.store).members([RAIL])[RAIL] == {RAIL, RAIL_COPY, third_id}
+        [shown] = [r for r in stories(ix, "rail workers walk out over pay", k=3) if r.article.id in {RAIL, RAIL_COPY, third_id}]
+    # Remove whichever article represents the story: another copy stands for it, with the rest.
+    assert run(runner, "index", "rm", shown.article.id, "--index", index_copy).exit_code == 0
+    with _open(index_copy) as ix:
+        [now] = [r for r in stories(ix, "rail workers walk out over pay", k=3) if r.article.id in {RAIL, RAIL_COPY, third_id}]
+        assert now.article.id != shown.article.id and len(now.duplicates) == 1
+    third.unlink()
+    assert run(runner, "index", "sync", feed, "--index", index_copy, "-q").exit_code == 0
+    with _open(index_copy) as ix:
+        left = {RAIL, RAIL_COPY, third_id} - {shown.article.id, third_id}
+        for article_id in left:
+            assert Clusters(ix.store).members([article_id])[article_id] == left
+
+
+def test_a_signature_scheme_change_is_repaired(runner, index_copy):
+    db = sqlite3.connect(IndexPaths(index_copy).store)
+    db.execute("UPDATE meta SET value='some-older-scheme' WHERE key='dedup_scheme'")
+    db.commit()
+    db.close()
+    with _open(index_copy) as ix:
+        assert not Clusters(ix.store).available  # old signatures are not compared with new ones
+    assert "no near-duplicate signature" in run(runner, "doctor", "--index", index_copy).stdout
+    assert run(runner, "doctor", "--repair", "--index", index_copy).exit_code == 0
+    with _open(index_copy) as ix:
+        assert Clusters(ix.store).members([RATES])[RATES] == {RATES, RATES_COPY}
