@@ -22,6 +22,12 @@ Reproduce (from the repository root):
     .venv/bin/python scripts/evaluate.py nfcorpus --split test --variants default
     .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants fusion
     .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all   # slow
+    .venv/bin/python scripts/evaluate.py bbc_qa_dev bbc_qa_dev2 --variants collapse --cache DIR
+
+`--variants collapse` also runs each mode with near-duplicates collapsed as `byline search` does
+(search/stories.py) and counts the top 10s holding two articles of one cluster; it needs an
+index with signatures (an older cached one: copy it under another --cache folder and run
+`byline doctor --repair --index` on the copy).
 
 Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE),
 with the embedding backend that encoded the queries (byline picks onnx or torch; $BYLINE_BACKEND)
