@@ -18,6 +18,7 @@ from index.layout import IndexPaths
 from index.readers import read_paths
 from search.cli import app
 from search.clusters import Clusters
+from search.filters import Filters
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
 from search.stories import View, search_many
@@ -82,7 +83,7 @@ def test_collapse_shows_each_story_once_and_k_counts_stories(index):
 def test_copies_outside_the_filters_are_not_listed(index):
     [rates] = [r for r in stories(index, "central bank holds rates", k=5, mode="lexical") if r.article.id in (RATES, RATES_COPY)]
     assert rates.duplicates
-    only_harbor = Ranker(index, SearchOptions(k=5, mode="lexical", filters=SearchOptions().filters.build(["Harbor Times"])))
+    only_harbor = Ranker(index, SearchOptions(k=5, mode="lexical", filters=Filters.build(["Harbor Times"])))
     [res] = search_many(only_harbor, ["central bank holds rates"], View())
     top = next(r for r in res if r.article.id == RATES)
     assert top.duplicates == []  # its copy is from the Riverside Gazette
