@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import checksums, lexical, sentences, vectors
+from index import checksums, dedup, lexical, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
@@ -357,6 +357,7 @@ class IndexWriter:
                     article.id, article.title, article.text, article.source, article.date))
             if by_chunk is not None:
                 self.store.put_sentences(article.id, *sentences.of_article(article_chunks, by_chunk))
+            dedup.store_signature(self.store, article.id, article.title, article.text)
         if not self.build_vectors_at_commit:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)
@@ -371,6 +372,7 @@ class IndexWriter:
             part = missing[start:start + BATCH_CHUNKS]
             matrix = self.embedder.encode([Chunk("", 0, text, title).embedding_text() for _, title, text in part])
             self.store.set_vectors([(cid, row.tobytes()) for (cid, _, _), row in zip(part, matrix)])
+        dedup.fill_missing(self.store)  # an index made before near-duplicate signatures
         whoosh = self._whoosh()
         for rows in self.store.iter_chunks_for_rebuild():
             for cid, article_id, text, _, title, source, date in rows:

@@ -67,6 +67,7 @@ def check(paths: IndexPaths) -> Checkup:
             counts = store.counts()
             missing_vectors = len(store.chunks_without_vectors())
             rows, bad_rows, unchecked = store.verify_rows()
+            unsigned = _unsigned_articles(store, counts[0])
         finally:
             store.close()
     except sqlite3.DatabaseError as exc:
@@ -86,6 +87,9 @@ def check(paths: IndexPaths) -> Checkup:
                             "`byline doctor --repair --force` records them)")
     if missing_vectors:
         result.problems.append(f"{missing_vectors} chunks have no stored vector")
+    if unsigned:
+        result.problems.append(f"{unsigned} articles have no near-duplicate signature (copies of them are "
+                               "not collapsed in results)")
     if counts != (manifest.articles, manifest.chunks):
         result.problems.append(f"manifest counts {manifest.articles} articles / {manifest.chunks} chunks, "
                                f"the store holds {counts[0]} / {counts[1]}")
@@ -122,6 +126,16 @@ def writer_active(paths: IndexPaths) -> bool:
             return True
         fcntl.flock(fh, fcntl.LOCK_UN)
         return False
+
+
+def _unsigned_articles(store: ArticleStore, articles: int) -> int:
+    """Articles without a current near-duplicate signature (all of them in an older index)."""
+    from index import dedup
+
+    has_table = store.db.execute("SELECT 1 FROM sqlite_master WHERE name='signatures'").fetchone()
+    if not has_table or store.dedup_scheme() not in (None, dedup.SCHEME):
+        return articles
+    return sum(1 for _ in store.articles_without_signature())
 
 
 def _compare(result: Checkup, name: str, expected: set[int], read_ids, stale_ok: bool = False) -> None:

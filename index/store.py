@@ -39,6 +39,16 @@ CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
+CREATE TABLE IF NOT EXISTS signatures (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, signature BLOB NOT NULL,
+    gen_added INTEGER NOT NULL, gen_removed INTEGER
+);
+CREATE INDEX IF NOT EXISTS signatures_article ON signatures(article_id);
+-- LSH buckets of a signature row; visible when it is (a compact table: ~40 rows an article).
+CREATE TABLE IF NOT EXISTS lsh_buckets (
+    bucket INTEGER NOT NULL, signature_id INTEGER NOT NULL, PRIMARY KEY (bucket, signature_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lsh_buckets_signature ON lsh_buckets(signature_id);
 """
 PAGE_SIZE = 16384
 # What `meta` records of how the index was built, so a lost manifest can be recreated.
@@ -133,7 +143,9 @@ class ArticleStore:
         `committed` is the manifest's generation; rows removed at or before `keep_from` are
         invisible to every generation still on disk and are deleted for good.
         """
-        for table in ("articles", "chunks", "sentences"):
+        self.db.execute("DELETE FROM lsh_buckets WHERE signature_id IN (SELECT id FROM signatures "
+                        "WHERE gen_added > ? OR gen_removed <= ?)", (committed, keep_from))
+        for table in ("articles", "chunks", "sentences", "signatures"):
             self.db.execute(f"DELETE FROM {table} WHERE gen_added > ?", (committed,))
             self.db.execute(f"UPDATE {table} SET gen_removed = NULL WHERE gen_removed > ?", (committed,))
             self.db.execute(f"DELETE FROM {table} WHERE gen_removed <= ?", (keep_from,))
@@ -186,7 +198,8 @@ class ArticleStore:
         g = self.generation
         ids = [r[0] for r in self.db.execute(
             f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()}", (article_id,))]
-        for table, key in (("chunks", "article_id"), ("articles", "id"), ("sentences", "article_id")):
+        for table, key in (("chunks", "article_id"), ("articles", "id"), ("sentences", "article_id"),
+                           ("signatures", "article_id")):
             self.db.execute(f"UPDATE {table} SET gen_removed=? WHERE {key}=? AND {self._visible()}", (g, article_id))
         return ids
 
@@ -343,6 +356,56 @@ class ArticleStore:
         for start in range(0, len(values), 500):
             part = values[start:start + 500]
             yield from self.db.execute(sql.format(",".join("?" * len(part))), part)
+
+    # --- near-duplicate signatures (index/dedup.py, search/clusters.py) ---------------------
+
+    def put_signature(self, article_id: str, signature: bytes, buckets: list[int], scheme: str) -> None:
+        g = self.generation
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('dedup_scheme', ?)", (scheme,))
+        row = self.db.execute("INSERT INTO signatures VALUES (NULL,?,?,?,NULL)", (article_id, signature, g)).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO lsh_buckets VALUES (?,?)", [(b, row) for b in buckets])
+
+    def dedup_scheme(self) -> str | None:
+        """The signature scheme of this store, or None when it has no signatures (an old index)."""
+        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='signatures'").fetchone()
+        if not has:
+            return None
+        row = self.db.execute("SELECT value FROM meta WHERE key='dedup_scheme'").fetchone()
+        return row[0] if row else None
+
+    def drop_signatures(self) -> None:
+        """Hide every signature from this generation on (before recomputing them all)."""
+        self.db.execute(f"UPDATE signatures SET gen_removed=? WHERE {self._visible()}", (self.generation,))
+
+    def articles_without_signature(self) -> Iterator[tuple[str, str, str]]:
+        """(id, title, text) of visible articles that have no visible signature."""
+        yield from self.db.execute(
+            f"SELECT a.id, a.title, a.text FROM articles a WHERE {self._visible('a')} AND NOT EXISTS "
+            f"(SELECT 1 FROM signatures s WHERE s.article_id = a.id AND {self._visible('s')})")
+
+    def signatures(self, ids: Iterable[str]) -> dict[str, bytes]:
+        return dict(self._in_query(
+            f"SELECT article_id, signature FROM signatures WHERE {self._visible()} AND article_id IN ({{}})",
+            list(ids)))
+
+    def bucket_mates(self, ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(id, other) for each pair of visible articles sharing an LSH bucket, `id` among `ids`."""
+        return list(self._in_query(
+            f"SELECT DISTINCT sa.article_id, sb.article_id FROM signatures sa "
+            f"JOIN lsh_buckets la ON la.signature_id = sa.id "
+            f"JOIN lsh_buckets lb ON lb.bucket = la.bucket AND lb.signature_id != la.signature_id "
+            f"JOIN signatures sb ON sb.id = lb.signature_id AND {self._visible('sb')} AND sb.article_id != sa.article_id "
+            f"WHERE {self._visible('sa')} AND sa.article_id IN ({{}})", list(ids)))
+
+    def article_text(self, article_id: str) -> tuple[str, str] | None:
+        """(title, text) of a visible article, or None."""
+        return self.db.execute(f"SELECT title, text FROM articles WHERE id=? AND {self._visible()}",
+                               (article_id,)).fetchone()
+
+    def chunk_ids_of(self, article_id: str) -> list[int]:
+        """The ids of a visible article's chunks, in order."""
+        return [r[0] for r in self.db.execute(
+            f"SELECT id FROM chunks WHERE article_id=? AND {self._visible()} ORDER BY ordinal", (article_id,))]
 
 
 def chunk_digest(text: str, vector: bytes | None) -> bytes:

@@ -22,6 +22,12 @@ Reproduce (from the repository root):
     .venv/bin/python scripts/evaluate.py nfcorpus --split test --variants default
     .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants fusion
     .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all   # slow
+    .venv/bin/python scripts/evaluate.py bbc_qa_dev bbc_qa_dev2 --variants collapse --cache DIR
+
+`--variants collapse` also runs each mode with near-duplicates collapsed as `byline search` does
+(search/stories.py) and counts the top 10s holding two articles of one cluster; it needs an
+index with signatures (an older cached one: copy it under another --cache folder and run
+`byline doctor --repair --index` on the copy).
 
 Figures are printed as a table and written to runs/eval-<set>-<split>.json (or --out FILE),
 with the embedding backend that encoded the queries (byline picks onnx or torch; $BYLINE_BACKEND)
@@ -53,6 +59,8 @@ from index.manifest import IndexProblem, load_manifest
 from search.lexical import BM25Params
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
+from search.clusters import Clusters
+from search.stories import View, present
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -211,6 +219,7 @@ def open_index(index_dir: Path) -> OpenIndex:
 class Variant:
     name: str
     options: SearchOptions
+    collapse: bool = False  # near-duplicates collapsed (search/collapse.py), as `byline search` does
 
 
 def fusion_name(o: SearchOptions) -> str:
@@ -237,6 +246,8 @@ def variants(which: str) -> list[Variant]:
     out.append(Variant(fusion_name(hybrid), hybrid))
     if which == "default":
         return out
+    if which == "collapse":
+        return out + [Variant(f"{v.name} +collapse", v.options, collapse=True) for v in out]
     out += [Variant(f"lexical lex={u}", replace(base, mode="lexical", lexical_unit=u)) for u in ("passage", "both")]
     v1 = replace(hybrid, lexical_unit="passage", feedback_gate="non-question", lexical_confidence=0.0)
     out.append(Variant("v1 default: " + fusion_name(v1), v1))
@@ -279,6 +290,7 @@ class Row:
     metrics: dict[str, float]
     seconds: float
     same_as: str | None = None
+    extra: dict | None = None
 
 
 def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> Row:
@@ -296,7 +308,22 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
     ranker, candidates = cache[retrieval]
-    answers = [ranker.rank(c, o) for c in candidates]
+    extra = {}
+    if variant.collapse:
+        clusters = Clusters(index.store)
+        if not clusters.available:
+            sys.exit(f"evaluate: {index.paths.root} has no near-duplicate signatures; run "
+                     f"byline doctor --repair --index {index.paths.root} on a copy under another --cache")
+        answers = [present(ranker, c, K, View(), clusters, o) for c in candidates]
+        # No two articles of one cluster in a top 10 (what collapse promises), counted anyway.
+        def doubled(rankings) -> int:
+            return sum(len({clusters.members([r.article.id])[r.article.id] for r in res[:10]}) < len(res[:10])
+                       for res in rankings)
+
+        extra["top10_with_two_of_a_cluster"] = doubled(answers)
+        extra["the same without collapse"] = doubled([ranker.rank(c, o) for c in candidates])
+    else:
+        answers = [ranker.rank(c, o) for c in candidates]
     seconds = time.perf_counter() - started
     # Scores from ranks keep byline's order (and its tie-breaks) in the evaluation tools.
     run = {qid: {r.article.id: 1.0 / r.rank for r in results} for qid, results in zip(ids, answers)}
@@ -308,7 +335,24 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         part = ir_measures.calc_aggregate([nDCG @ 10], {q: test.qrels[q] for q in ids_of},
                                           {q: r for q, r in run.items() if q in ids_of})
         metrics[f"nDCG@10 {kind}"] = float(part[nDCG @ 10])
-    return Row(variant.name, asdict(o), metrics, seconds)
+    if variant.collapse:
+        # Copies judged alike: an article in a relevant one's cluster gets its grade.
+        alike = cluster_qrels(test.qrels, Clusters(index.store))
+        extra["nDCG@10 copies judged alike"] = float(ir_measures.calc_aggregate([nDCG @ 10], alike, run)[nDCG @ 10])
+        log(f"  {variant.name}: {extra}")
+    return Row(variant.name, asdict(o), metrics, seconds, extra=extra or None)
+
+
+def cluster_qrels(qrels: dict[str, dict[str, int]], clusters: Clusters) -> dict[str, dict[str, int]]:
+    """The judgments with every near-duplicate of a judged article judged the same."""
+    out = {}
+    for qid, docs in qrels.items():
+        alike = dict(docs)
+        for doc, grade in docs.items():
+            for other in clusters.members([doc])[doc]:
+                alike[other] = max(alike.get(other, 0), grade)
+        out[qid] = alike
+    return out
 
 
 def run_set(spec: str, args: argparse.Namespace) -> dict:
@@ -322,15 +366,16 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
     rows: list[Row] = []
-    done: dict[SearchOptions, Row] = {}
+    done: dict[tuple[SearchOptions, bool], Row] = {}
     candidates: dict = {}
     for variant in variants(args.variants):
-        if variant.options in done:  # e.g. the grid point equal to the default hybrid
-            first = done[variant.options]
+        key = (variant.options, variant.collapse)
+        if key in done:  # e.g. the grid point equal to the default hybrid
+            first = done[key]
             rows.append(Row(variant.name, first.options, first.metrics, 0.0, same_as=first.name))
             continue
         row = evaluate(index, test, variant, candidates)
-        done[variant.options] = row
+        done[key] = row
         rows.append(row)
         log(f"  {row.name:<28} " + "  ".join(f"{k} {v:.4f}" for k, v in row.metrics.items())
             + f"  ({row.seconds:.1f} s)")
@@ -387,8 +432,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "new", "fusion", "all"), default="default",
-                        help="default settings only; the fusion/feedback grid; or that plus aggregation, "
+    parser.add_argument("--variants", choices=("default", "new", "collapse", "fusion", "all"), default="default",
+                        help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
+                             "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
                         help=f"folder holding the cached indexes [default: {DEFAULT_CACHE}]")

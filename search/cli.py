@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from search import stories_cli
 from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options, stdout_failed
 from search.fusion import DEFAULT_FUSION
 
@@ -324,10 +325,16 @@ def search(
     fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids (default: table on a terminal, json when piped).", show_default=False)] = None,
     queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = DEFAULT_FUSION,
+    collapse: stories_cli.CollapseOpt = True,
+    sort: stories_cli.SortOpt = "relevance",
+    recent: stories_cli.RecentOpt = False,
+    half_life: stories_cli.HalfLifeOpt = 30.0,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
     """Search the index; the best articles come first, each with its best passage.
+
+    Copies of one story (near-duplicates) are shown once, with "+N copies"; -k counts stories.
 
     [bold]Examples[/bold]
 
@@ -339,9 +346,14 @@ def search(
 
       byline search --queries questions.jsonl --format trec > run.txt
 
+      byline search "rail strike" --sort date
+
+      byline search "interest rates" --recent --half-life 90
+
     Exit status: 0 with results, 1 with none, 2 on errors.
     """
     from index.manifest import IndexProblem
+    from search import stories
     from search import output
     from search.lexical import QuerySyntaxError
     from search.opened import OpenIndex
@@ -353,10 +365,11 @@ def search(
     try:
         fmt = output_format(fmt)
         options = search_options(mode, k, source, since, until, fusion)
+        view = stories_cli.view_from(collapse, sort, recent, half_life)
         batch = read_queries(queries) if queries else [("1", query)]
         ix = OpenIndex(index_dir(index), model)
         with ix.reading():
-            results = Ranker(ix, options).search_many([text for _, text in batch])
+            results = stories.search_many(Ranker(ix, options), [text for _, text in batch], view)
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, QueryFileError, IndexProblem) as exc:
@@ -371,6 +384,9 @@ def search(
         stdout_failed(exc)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
 
+
+app.command()(stories_cli.similar)
+app.command()(stories_cli.timeline)
 
 from search.saved_cli import saved_app  # noqa: E402  (registered after the core commands)
 app.add_typer(saved_app, name="saved")

@@ -39,7 +39,19 @@ def result_dict(result: Result) -> dict:
         "chunk_id": result.chunk_id,
         "lexical_rank": result.lexical_rank,
         "semantic_rank": result.semantic_rank,
+        "duplicates": [{"id": d.id, "title": d.title, "date": d.date, "source": d.source}
+                       for d in result.duplicates],
     }
+
+
+def copies_note(result: Result) -> str:
+    """"+2 copies (Source A, Source B)" for a result standing for a cluster, else ""."""
+    if not result.duplicates:
+        return ""
+    n = len(result.duplicates)
+    names = list(dict.fromkeys(d.source or d.id for d in result.duplicates))
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"+{n} {'copy' if n == 1 else 'copies'} ({shown})"
 
 
 def answer_dict(answer: Answer) -> dict:
@@ -99,6 +111,8 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
             article = Text(a.title, style="bold")
             article.append(f"\n{meta}" if meta else "", style="green")
             article.append(f"\n{a.id}", style="dim")
+            if r.duplicates:
+                article.append(f"\n{copies_note(r)}", style="magenta")
             text, spans = highlight.snippet(r.passage, r.highlights)
             passage = Text(text)
             for start, end in spans:

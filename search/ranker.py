@@ -63,6 +63,7 @@ class Result:
     terms: set[str] = field(default_factory=set, repr=False)
     lexical_rank: int | None = None
     semantic_rank: int | None = None
+    duplicates: list[StoredArticle] = field(default_factory=list)  # set by search/collapse.py
 
     @property
     def highlights(self) -> list[tuple[int, int]]:

@@ -401,6 +401,7 @@ def run(
     run_all: Annotated[bool, typer.Option("--all", "-a", help="Run every saved search.")] = False,
     new: Annotated[bool, typer.Option("--new", help="Only articles not reported by an earlier --new run; exit 1 if there are none.")] = False,
     mark_seen: Annotated[bool, typer.Option("--mark-seen", help="Record the current results as seen, print nothing.")] = False,
+    include_copies: Annotated[bool, typer.Option("--include-copies", help="With --new, also report copies (near-duplicates) of articles already reported.")] = False,
     reset: Annotated[bool, typer.Option("--reset", help="Forget what was seen (first, when given with --new or --mark-seen).")] = False,
     fmt: Annotated[Optional[str], typer.Option(
         "--format", "-o", help="table, json, jsonl, trec or ids (default: the searches' own format, else "
@@ -410,8 +411,8 @@ def run(
 ) -> None:
     """Run saved searches; JSON and JSONL results carry each search's "name".
 
-    With --new, only the articles this search has not reported before are shown, and they are
-    recorded once the output has been written. A search that fails (its query no longer parses,
+    With --new, only the articles this search has not reported before are shown (nor copies of
+    them, unless --include-copies), and they are recorded once the output has been written. A search that fails (its query no longer parses,
     or it names a source the index lacks) is reported on stderr and the others still run.
 
     [bold]Examples[/bold]
@@ -427,7 +428,9 @@ def run(
     from index.manifest import IndexProblem
     from search import output
     from search.lexical import QuerySyntaxError
+    from search.collapse import story_ids
     from search.ranker import Ranker
+    from search.stories import View, search_many
 
     if run_all == bool(names):
         fail("give the NAMEs of saved searches, or --all (not both)")
@@ -491,14 +494,15 @@ def run(
     answers, reported = [], {}
     for s, options, seen in ready:
         try:
+            # --include-copies: copies are results of their own, so a new copy can be reported.
             with ix.reading():
-                results = Ranker(ix, options).search(s.query)
+                [results] = search_many(Ranker(ix, options), [s.query], View(collapse=not (new and include_copies)))
         except (ValueError, IndexProblem) as exc:
             error(f"saved search {s.name}: {exc}")
             failed = True
             continue
-        if new:
-            results = [r for r in results if r.article.id not in seen]
+        if new:  # a copy of a story already reported is not new, unless asked for
+            results = [r for r in results if not story_ids(r) & seen]
         answers.append(output.Answer(s.name, s.query, results, extra={"name": s.name}))
         reported[s.name] = [r.article.id for r in results]
 

@@ -81,7 +81,8 @@ def test_batch_queries_jsonl_and_plain_lines(runner, sample_index, tmp_path):
     assert [line.split()[0] for line in trec] == ["nk", "t"]
     assert trec[1].split()[2] == "2022-05-19-sea-turtle-nesting-record.txt"
     plain = tmp_path / "q.txt"
-    plain.write_text("turtle nesting\n\nrail strike pay\n")
+    # "rail strike pay" now finds the follow-up sample (the deal that ended the strike) first.
+    plain.write_text("turtle nesting\n\nrail workers walk out over pay\n")
     data = json.loads(run(runner, "search", "-Q", plain, "--index", sample_index, "-o", "json", "-k", "1").stdout)
     assert [(a["query_id"], a["results"][0]["id"]) for a in data] == [
         ("1", "2022-05-19-sea-turtle-nesting-record.txt"), ("3", "2023-01-26-railway-strike.txt")]

@@ -1,0 +1,134 @@
+"""`byline similar` and `byline timeline`, and the presentation options `byline search` shares
+with them (--no-collapse, --sort, --recent, --half-life). Heavy modules load inside commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.fusion import DEFAULT_FUSION
+
+CollapseOpt = Annotated[bool, typer.Option(
+    "--collapse/--no-collapse", help="Show each story once: copies of an article (near-duplicates) are "
+    "folded into its best-ranked one and listed as \"+2 copies (...)\".")]
+SortOpt = Annotated[str, typer.Option(
+    "--sort", help="relevance, or date: the relevant articles (not only the top k), newest first.")]
+RecentOpt = Annotated[bool, typer.Option(
+    "--recent", help="Boost newer articles in relevance order: scores halve every --half-life days.")]
+HalfLifeOpt = Annotated[float, typer.Option("--half-life", metavar="DAYS", help="Half-life of --recent, in days.")]
+SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only articles from this source (repeatable, any case).")]
+SinceOpt = Annotated[Optional[str], typer.Option(help="Only articles dated on or after this day (YYYY-MM-DD).")]
+UntilOpt = Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")]
+ModeOpt = Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM25, no model) or semantic.")]
+
+
+def view_from(collapse: bool, sort: str, recent: bool, half_life: float):
+    """A validated View; raises ValueError with a clear message."""
+    from search.stories import View
+
+    return View(collapse=collapse, sort=sort, recent=recent, half_life=half_life)
+
+
+def similar(
+    article_id: Annotated[str, typer.Argument(metavar="ID", help="An article id, as shown in results.", show_default=False)],
+    k: Annotated[int, typer.Option("-k", "--limit", help="Number of articles (stories) to return.", min=1, max=10000)] = 10,
+    mode: ModeOpt = "hybrid",
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids (default: table on a terminal, json when piped).", show_default=False)] = None,
+    collapse: CollapseOpt = True,
+    sort: SortOpt = "relevance",
+    recent: RecentOpt = False,
+    half_life: HalfLifeOpt = 30.0,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Articles most like a given one ("more like this"), without its own copies.
+
+    Ranked by the article's meaning (the mean of its passage vectors) and its words (title and
+    opening), fused as for a search; the same filters, formats and options as `byline search`.
+
+    [bold]Examples[/bold]
+
+      byline similar 2023-01-26-railway-strike.txt
+
+      byline similar 2023-01-26-railway-strike.txt --sort date --since 2023-01-01 -o json
+
+    Exit status: 0 with results, 1 with none, 2 on errors (e.g. an unknown id).
+    """
+    from index.manifest import IndexProblem
+    from search import output
+    from search.clusters import Clusters
+    from search.opened import OpenIndex
+    from search.ranker import Ranker
+    from search.similar import UnknownArticle, similar as like
+
+    try:
+        fmt = output_format(fmt)
+        view = view_from(collapse, sort, recent, half_life)
+        options = search_options(mode, k, source, since, until, DEFAULT_FUSION)
+        ix = OpenIndex(index_dir(index), model)
+        results = like(Ranker(ix, options), article_id, view, Clusters(ix.store) if collapse else None)
+    except (ValueError, UnknownArticle, IndexProblem) as exc:
+        fail(str(exc))
+    output.write([output.Answer("similar", f"like {article_id}", results)], fmt, sys.stdout, tag="byline-similar")
+    raise typer.Exit(0 if results else 1)
+
+
+def timeline(
+    query: Annotated[str, typer.Argument(help="Question or keywords, as for `byline search`.", show_default=False)],
+    mode: ModeOpt = "hybrid",
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    unit: Annotated[str, typer.Option("--by", help="auto, day, week, month or year (auto: from the span of dates).")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", "-o", help="chart or json.")] = "chart",
+    collapse: CollapseOpt = True,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Relevant articles per day, week or month, as a bar chart: when a story broke, how long it ran.
+
+    Counts stories (copies collapsed) unless --no-collapse.
+
+    The relevant articles are those scoring at least a share of the best score (0.4 in hybrid
+    and lexical modes, 0.7 in semantic mode), as for --sort date.
+
+    [bold]Examples[/bold]
+
+      byline timeline "rail strike"
+
+      byline timeline "interest rates" --by month --format json | jq '.buckets[] | [.label, .count]'
+
+    Exit status: 0 with results, 1 with none, 2 on errors.
+    """
+    from index.manifest import IndexProblem
+    from search import timeline as tl
+    from search.lexical import QuerySyntaxError
+    from search.opened import OpenIndex
+    from search.ranker import Ranker
+    from search.stories import FETCH_ALL, search_many
+
+    if unit not in tl.UNITS:
+        fail(f"unknown --by {unit!r}; choose one of {', '.join(tl.UNITS)}")
+    if fmt not in ("chart", "json"):
+        fail(f"unknown --format {fmt!r}; choose chart or json")
+    try:
+        options = search_options(mode, FETCH_ALL, source, since, until, DEFAULT_FUSION)
+        ix = OpenIndex(index_dir(index), model)
+        [results] = search_many(Ranker(ix, options), [query], view_from(collapse, "date", False, 30.0))
+    except QuerySyntaxError as exc:
+        fail(f"bad query: {exc}")
+    except (ValueError, IndexProblem) as exc:
+        fail(str(exc))
+    chart = tl.build(results, unit)
+    if fmt == "json":
+        typer.echo(json.dumps(tl.as_dict(query, chart), indent=2, ensure_ascii=False))
+    else:
+        tl.draw(query, chart, sys.stdout)
+    raise typer.Exit(0 if results else 1)
