@@ -232,6 +232,8 @@ def fusion_name(o: SearchOptions) -> str:
     name += f" lex={o.lexical_unit}"
     if o.lexical_confidence:
         name += f" conf={o.lexical_confidence:g}"
+    if o.sentence_depth:
+        name += f" sent={o.sentence_depth}x{o.sentence_weight:g}"
     if not o.feedback_articles or o.feedback_gate == "off":
         return name + " no-fb"
     return name + f" fb={o.feedback_articles}x{o.feedback_weight:g}" + ("" if o.feedback_gate == "non-question" else f"@{o.feedback_gate}")
@@ -259,6 +261,13 @@ def variants(which: str) -> list[Variant]:
              for w in (0.55, 0.6, 0.7, 0.75, 0.8) for g in ("off", "agree")]
     grid += [replace(hybrid, rrf_k=k) for k in (1, 5, 10)]
     out += [Variant(fusion_name(o), o) for o in grid]
+    if which == "sent":
+        sem = replace(base, mode="semantic")
+        rows = [Variant(f"semantic sent={d}x{w:g}", replace(sem, sentence_depth=d, sentence_weight=w))
+                for d in (20, 50) for w in (0.3, 0.5, 0.7, 1.0)]
+        grid = [replace(hybrid, sentence_depth=d, sentence_weight=w, lexical_confidence=c)
+                for d in (20, 50) for w in (0.3, 0.5, 0.7) for c in (0.0, 0.3)]
+        return out[:3] + rows + [Variant(fusion_name(o), o) for o in grid]
     if which == "new":
         return list({v.name: v for v in reversed(out)}.values())[::-1]
     plain = replace(hybrid, feedback_articles=0, question_weight=hybrid.semantic_weight)
@@ -303,7 +312,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     started = time.perf_counter()
     retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0,
                         question_weight=0.0, feedback_articles=0, feedback_weight=0.0,
-                        lexical_unit="article", feedback_gate="off", lexical_confidence=0.0)
+                        lexical_unit="article", feedback_gate="off", lexical_confidence=0.0,
+                        sentence_depth=0, sentence_weight=0.0)
     if retrieval not in cache:
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
@@ -432,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "new", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "new", "sent", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
 from index import vectors
-from search import aggregate, bm25, feedback, fusion, highlight, lexical, semantic
+from search import aggregate, bm25, feedback, fusion, highlight, lexical, semantic, sentence_scores
 from search.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
 from search.filters import Filters
 from search.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
@@ -51,6 +51,10 @@ class SearchOptions:
     # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
     lexical_confidence: float = 0.0
+    # Sentence evidence (search/sentence_scores.py): the top `sentence_depth` articles of each
+    # side are re-scored on the semantic side by (1 - w) * best passage + w * best sentence.
+    sentence_depth: int = 0
+    sentence_weight: float = 0.5
 
 
 @dataclass
@@ -212,12 +216,15 @@ class Ranker:
             owner = {cid: row.article_id for cid, row in chunk_rows.items()}
             vec = _Side(vec_hits, aggregate.to_articles(vec_hits, owner, o.decay))
 
+        if o.sentence_depth and o.mode != "lexical" and candidates.vector is not None:
+            vec = self._with_sentences(candidates.vector, lex if o.mode == "hybrid" else None, vec, o)
+
         if o.mode == "lexical":
             scored = [(a.article_id, a.score) for a in lex.articles]
             best = {a.article_id: a.best_chunk for a in lex.articles if a.best_chunk is not None}
         elif o.mode == "semantic":
             scored = [(a.article_id, a.score) for a in vec.articles]
-            best = {a.article_id: a.best_chunk for a in vec.articles}
+            best = {a.article_id: a.best_chunk for a in vec.articles if a.best_chunk is not None}
         else:
             scored = fusion.ranked(_fuse(lex, vec, o, weight))
             best = _best_chunks(lex, vec, owner, o.rrf_k)
@@ -242,6 +249,17 @@ class Ranker:
                 lexical_rank=lex_rank.get(article_id), semantic_rank=vec_rank.get(article_id),
             ))
         return results
+
+    def _with_sentences(self, query_vector, lex: _Side | None, vec: _Side, o: SearchOptions) -> _Side:
+        """The semantic side re-ranked with each top article's best sentence."""
+        pool = [a.article_id for a in vec.articles[:o.sentence_depth]]
+        if lex is not None:
+            pool += [a.article_id for a in lex.articles[:o.sentence_depth]]
+        pool = list(dict.fromkeys(pool))
+        best = sentence_scores.best_sentences(self.index.store, query_vector, pool)
+        ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], best, o.sentence_weight)
+        chunk_of = {a.article_id: a.best_chunk for a in vec.articles}
+        return _Side(vec.chunks, [aggregate.ArticleScore(a, s, chunk_of.get(a)) for a, s in ranking])
 
     def _feedback_hits(self, query_vector, lex: _Side, vec: _Side, o: SearchOptions,
                        weight: float) -> list[tuple[int, float]]:
