@@ -37,13 +37,14 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ir_measures
 from ir_measures import RR, R, nDCG
 
+from index import sentences
 from index.builder import Progress, add_articles
 from index.chunker import ChunkingParams
 from index.documents import Article
@@ -51,6 +52,7 @@ from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem
 from search.lexical import BM25Params
+from search.answers import Answerer
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
 
@@ -84,10 +86,31 @@ class TestSet:
     qrels_file: Path
     queries: dict[str, str]  # judged queries only, id -> text as given
     qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
+    answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # qid -> {doc id: judged sentences}
+    kinds: dict[str, str] = field(default_factory=dict)  # qid -> kind (paraphrase, mixed, keyword)
+
+
+ANSWER_EVAL = DATA.parent / "tools" / "answer_eval.py"
+
+
+def answer_matches(returned: str, gold: str) -> bool:
+    """The judgement of ../shared/tools/answer_eval.py: `returned` holds >= 60% of the words of
+    the judged answer `gold` and is not much longer (imported from it, so the two never differ)."""
+    import importlib.util
+
+    module = sys.modules.get("byline_answer_eval")
+    if module is None:
+        if not ANSWER_EVAL.is_file():
+            sys.exit(f"evaluate: {ANSWER_EVAL} is missing; it scores answers")
+        spec = importlib.util.spec_from_file_location("byline_answer_eval", ANSWER_EVAL)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["byline_answer_eval"] = module
+    return module.matches(returned, gold)
 
 
 # Query sets that search another set's corpus.
-CORPUS_OF = {"bbc_qa_dev": "bbc_news"}
+CORPUS_OF = {"bbc_qa_dev": "bbc_news", "bbc_qa_dev2": "bbc_news"}
 
 
 def locate(spec: str) -> Path:
@@ -136,7 +159,13 @@ def load_set(spec: str, split: str, limit: int | None) -> TestSet:
     if limit:
         queries = dict(list(queries.items())[:limit])
     qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
-    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels)
+    kinds = {str(q["_id"]): q["kind"] for q in read_jsonl(queries_file) if q.get("kind")}
+    answers: dict[str, dict[str, list[str]]] = {}
+    if split == "test" and (folder / "answers.jsonl").is_file():
+        for row in read_jsonl(folder / "answers.jsonl"):
+            if str(row["_id"]) in queries:
+                answers.setdefault(str(row["_id"]), {})[str(row["doc_id"])] = row["answers"]
+    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels, answers, kinds)
 
 
 # --- index -----------------------------------------------------------------------------------
@@ -174,6 +203,13 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float 
 def passage_precision() -> str:
     """How new passages are encoded here: "int8" (byline's default with ONNX) or "fp32"."""
     return "int8" if Embedder(resolve_model()).int8_passages else "fp32"
+
+
+def sentence_suffix() -> str:
+    """Indexes with sentence vectors get their own cache name ($BYLINE_SENTENCES): "-sent" for
+    span-pooled ones (the default), "-sentown" for sentences encoded alone, none for "off" (the
+    caches made before sentence vectors existed)."""
+    return {"span": "-sent", "own": "-sentown", "off": ""}[sentences.mode()]
 
 
 def build_note(index_dir: Path) -> Path:
@@ -269,13 +305,40 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         cache[retrieval] = (ranker, ranker.retrieve(texts))
     ranker, candidates = cache[retrieval]
     answers = [ranker.rank(c, o) for c in candidates]
+    if test.answers:
+        answerer = cache.setdefault("answerer", Answerer(index))
+        for qid, c, results in zip(ids, candidates, answers):
+            answerer.attach(test.queries[qid], c.vector if o.mode != "lexical" else None, results, ANSWER_DEPTH)
     seconds = time.perf_counter() - started
     # Scores from ranks keep byline's order (and its tie-breaks) in the evaluation tools.
     run = {qid: {r.article.id: 1.0 / r.rank for r in results} for qid, results in zip(ids, answers)}
     # ir_measures scores a judged query missing from the run as 0, as it should.
     scores = ir_measures.calc_aggregate(list(MEASURES.values()), test.qrels, run)
     metrics = {label: float(scores[m]) for label, m in MEASURES.items()}
+    if test.answers:
+        metrics.update(answer_scores(test, dict(zip(ids, answers))))
     return Row(variant.name, asdict(o), metrics, seconds)
+
+
+ANSWER_DEPTH = 3
+
+
+def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
+    """Answer@1 and Answer@3 as ../shared/tools/answer_eval.py computes them (the result is an
+    answering article and its answer matches a judged sentence), overall and per kind."""
+    groups: dict[str, list[tuple[bool, bool]]] = {}
+    for qid, gold in test.answers.items():
+        ok = [r.article.id in gold and r.answer is not None
+              and any(answer_matches(r.answer.text, g) for g in gold[r.article.id])
+              for r in ranked.get(qid, [])[:ANSWER_DEPTH]]
+        for group in ("", f" {test.kinds[qid]}" if qid in test.kinds else None):
+            if group is not None:
+                groups.setdefault(group, []).append((bool(ok and ok[0]), any(ok)))
+    out = {}
+    for group, hits in sorted(groups.items()):
+        out[f"Answer@1{group}"] = sum(h[0] for h in hits) / len(hits)
+        out[f"Answer@{ANSWER_DEPTH}{group}"] = sum(h[1] for h in hits) / len(hits)
+    return out
 
 
 def run_set(spec: str, args: argparse.Namespace) -> dict:
@@ -284,7 +347,7 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     corpus = corpus_folder(test.folder)
     precision = passage_precision()
     index_dir = (args.cache.expanduser() /
-                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}")
+                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}{sentence_suffix()}")
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
@@ -338,12 +401,13 @@ def print_table(report: dict) -> None:
                   f"tokens, overlap {chunking['overlap_sentences']} sentence(s)")
     table = Table()
     table.add_column("variant")
-    for label in MEASURES:
-        table.add_column(label, justify="right")
+    labels = list(report["variants"][0]["metrics"]) if report["variants"] else list(MEASURES)
+    for label in labels:
+        table.add_column(label.replace(" ", "\n"), justify="right")
     table.add_column("seconds", justify="right")
     for row in report["variants"]:
         secs = "same" if row["same_as"] else f"{row['seconds']:.1f}"
-        table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in MEASURES), secs)
+        table.add_row(row["name"], *(f"{row['metrics'][m]:.4f}" for m in labels), secs)
     console.print(table)
     console.print(f"k={report['k']} articles per query; {report['sanitizer']}; \"same\": the options of "
                   "an earlier row, not rerun", style="dim")

@@ -287,14 +287,18 @@ def search(
     fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids (default: table on a terminal, json when piped).", show_default=False)] = None,
     queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = DEFAULT_FUSION,
+    answer: Annotated[bool, typer.Option("--answer", "-a", help="Print only the answer of the top result: its sentence, with the article's title, date and source.")] = False,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Search the index; the best articles come first, each with its best passage.
+    """Search the index; the best articles come first, each with the sentence that answers
+    the query (when one does) and its best passage.
 
     [bold]Examples[/bold]
 
       byline search "who proposed talks without preconditions"
+
+      byline search -a "who proposed talks without preconditions"
 
       byline search '"no preconditions" AND sanctions' --mode lexical
 
@@ -302,10 +306,11 @@ def search(
 
       byline search --queries questions.jsonl --format trec > run.txt
 
-    Exit status: 0 with results, 1 with none, 2 on errors.
+    Exit status: 0 with results, 1 with none (with --answer: no answer), 2 on errors.
     """
     from index.manifest import IndexProblem
     from search import output
+    from search.answers import search_with_answers
     from search.lexical import QuerySyntaxError
     from search.opened import OpenIndex
     from search.queries import QueryFileError, read_queries
@@ -318,12 +323,15 @@ def search(
         options = search_options(mode, k, source, since, until, fusion)
         batch = read_queries(queries) if queries else [("1", query)]
         ix = OpenIndex(index_dir(index), model)
-        results = Ranker(ix, options).search_many([text for _, text in batch])
+        results = search_with_answers(Ranker(ix, options), [text for _, text in batch], limit=1 if answer else None)
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
     answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
+    if answer:
+        complete = output.write_answer_lines(answers, sys.stdout, batch=queries is not None)
+        raise typer.Exit(0 if complete else 1)
     output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
 

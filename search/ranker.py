@@ -53,6 +53,7 @@ class Result:
     terms: set[str] = field(default_factory=set, repr=False)
     lexical_rank: int | None = None
     semantic_rank: int | None = None
+    answer: object = None  # an answers.AnswerSentence, set after ranking by search/answers.py
 
     @property
     def highlights(self) -> list[tuple[int, int]]:

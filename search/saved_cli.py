@@ -426,6 +426,7 @@ def run(
     """
     from index.manifest import IndexProblem
     from search import output
+    from search.answers import search_with_answers
     from search.lexical import QuerySyntaxError
     from search.ranker import Ranker
 
@@ -484,7 +485,7 @@ def run(
     answers, reported = [], {}
     for s, options, seen in ready:
         try:
-            results = Ranker(ix, options).search(s.query)
+            results = search_with_answers(Ranker(ix, options), [s.query])[0]
         except (ValueError, IndexProblem) as exc:
             error(f"saved search {s.name}: {exc}")
             failed = True
