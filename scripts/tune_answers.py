@@ -64,6 +64,40 @@ def accuracy(answerer: Answerer, scored: list, weights: AnswerWeights, raw: dict
     return {g: sum(v) / len(v) for g, v in sorted(hits.items())}
 
 
+def threshold_table(index: OpenIndex, rows: list[dict]) -> list[dict]:
+    """The default weights' evidence for the answer of answering articles (kept when right) and
+    of the non-answering articles among each question's top 3 hybrid results (should be None)."""
+    from search.ranker import Ranker, SearchOptions
+
+    answerer = Answerer(index, replace(AnswerWeights(), threshold=-9))
+    ranker = Ranker(index, SearchOptions(k=3))
+    gold = {}
+    for row in rows:
+        gold.setdefault(row["question"], {})[row["doc_id"]] = row["answers"]
+    right, negative = [], []
+    for question, docs in gold.items():
+        candidates = ranker.retrieve([question])[0]
+        results = ranker.rank(candidates)
+        ids = list(docs) + [r.article.id for r in results if r.article.id not in docs]
+        for aid, scored in answerer.score(question, candidates.vector, ids).items():
+            evidence, total = features.combine(scored.cosine, scored.signals, answerer.weights)
+            best = float(evidence[int(total.argmax())])
+            if aid in docs:
+                answer = answerer.choose(question, scored)
+                if any(answer_matches(answer.text, g) for g in docs[aid]):
+                    right.append(best)
+            else:
+                negative.append(best)
+    table = []
+    print(f"\nthreshold: {len(right)} right answers, {len(negative)} non-answering top-3 articles")
+    for t in (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+        kept = sum(e >= t for e in right) / max(len(right), 1)
+        rejected = sum(e < t for e in negative) / max(len(negative), 1)
+        table.append({"threshold": t, "right_kept": kept, "non_answering_rejected": rejected})
+        print(f"  {t:.2f}: keeps {kept:.3f} of right answers, rejects {rejected:.3f} of non-answering articles")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("index", type=Path)
@@ -83,7 +117,7 @@ def main() -> None:
             stored = (index.store.sentence_vectors([row["doc_id"]]) if not own
                       else answerer._encode({row["doc_id"]: s.text}, [row["doc_id"]]))
             raw.append((stored[row["doc_id"]][1], q))
-        off = AnswerWeights(semantic=0, lexical=0, lead=0, cue=0, centre=0, threshold=-1)
+        off = AnswerWeights(semantic=0, lexical=0, lead=0, second=0, cue=0, centre=0, threshold=-9)
         baselines = {
             "lead sentence": replace(off, lead=1.0),
             "cosine only": replace(off, semantic=1.0),
@@ -92,17 +126,17 @@ def main() -> None:
         }
         table = {name: accuracy(answerer, scored, w, raw) for name, w in baselines.items()}
         grid = []
-        for centre, lex, lead, cue in itertools.product((0.0, 0.25, 0.5, 0.75, 0.9),
-                                                      (0.0, 0.1, 0.2, 0.3, 0.5, 0.8),
-                                                      (0.0, 0.03, 0.06, 0.1, 0.15, 0.2),
-                                                      (0.0, 0.03, 0.06, 0.1)):
-            w = AnswerWeights(1.0, lex, lead, cue, centre, threshold=-1)
+        for centre, lex, lead, second, cue in itertools.product(
+                (0.0, 0.25, 0.5), (0.0, 0.1, 0.2, 0.3, 0.5), (0.0, 0.1, 0.15, 0.2, 0.25, 0.3),
+                (0.0, 0.03, 0.06), (0.0, 0.03, 0.06, 0.1)):
+            w = AnswerWeights(semantic=1.0, lexical=lex, lead=lead, second=second, cue=cue, centre=centre,
+                              threshold=-9)
             acc = accuracy(answerer, scored, w, raw)
             grid.append((np.mean([acc[s] for s in SETS]), w, acc))
         grid.sort(key=lambda g: -g[0])
         for mean, w, acc in grid[:5]:
-            table[f"grid c={w.centre} lex={w.lexical} lead={w.lead} cue={w.cue}"] = acc
-        default = AnswerWeights(threshold=-1)
+            table[f"grid c={w.centre} lex={w.lexical} lead={w.lead} 2nd={w.second} cue={w.cue}"] = acc
+        default = AnswerWeights(threshold=-9)
         table["default " + repr(default)] = accuracy(answerer, scored, default, raw)
         report[label] = table
         print(f"\n== sentence vectors: {label}")
@@ -110,6 +144,7 @@ def main() -> None:
         print(f"{'variant':50} " + " ".join(f"{g[-14:]:>14}" for g in groups))
         for name, acc in table.items():
             print(f"{name[:50]:50} " + " ".join(f"{acc[g]:14.3f}" for g in groups))
+    report["threshold"] = threshold_table(index, rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
 

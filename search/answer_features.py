@@ -14,7 +14,6 @@ from index.lexical import STOPWORDS, analyzer
 if TYPE_CHECKING:
     import numpy as np
 
-_WORD = re.compile(r"\w+(?:\.?\w+)*")  # the lexical index's tokenizer, without its wildcard
 
 
 class Stemmer:
@@ -97,11 +96,12 @@ def question_kind(query: str) -> str | None:
 
 @dataclass
 class Signals:
-    """Per sentence: the share of the query's idf its words hold, 1 for the lead, 1 when it has
-    what the question asks for."""
+    """Per sentence: the share of the query's idf its words hold, 1 for the lead, 1 for the
+    second sentence, 1 when it has what the question asks for."""
 
     lexical: np.ndarray
     lead: np.ndarray
+    second: np.ndarray
     cue: np.ndarray
     question: str | None
 
@@ -114,13 +114,13 @@ def signals(text: str, offsets, idf: dict[str, float], question: str | None, ste
     total = sum(idf.values())
     if total > 0 and n:
         starts = offsets[:, 0]
-        prefixes = {t[:2] for t in idf}
+        # Only words that begin like a query term can stem to it (a Porter stem keeps the
+        # word's first letters): the regex engine skips the rest.
+        prefixes = "|".join(sorted({re.escape(t[:2]) for t in idf}))
+        candidates = re.compile(rf"(?i)\b(?:{prefixes})\w*(?:\.?\w+)*")
         found: set[tuple[int, str]] = set()
-        for m in _WORD.finditer(text):
-            word = m.group().lower()
-            if word[:2] not in prefixes:  # a Porter stem keeps the word's first letters
-                continue
-            stem = stems(word)
+        for m in candidates.finditer(text):
+            stem = stems(m.group().lower())
             if stem in idf:
                 i = int(np.searchsorted(starts, m.start(), side="right")) - 1
                 if i >= 0 and m.start() < offsets[i, 1]:
@@ -128,14 +128,17 @@ def signals(text: str, offsets, idf: dict[str, float], question: str | None, ste
         for i, stem in found:
             lexical[i] += idf[stem] / total
     lead = np.zeros(n, dtype=np.float32)
+    second = np.zeros(n, dtype=np.float32)
     if n:
         lead[0] = 1.0
+    if n > 1:
+        second[1] = 1.0
     cue = np.zeros(n, dtype=np.float32)
     if question in _CUES:
         pattern = _CUES[question]
         for i, (start, end) in enumerate(offsets):
             cue[i] = 1.0 if pattern.search(text[start:end]) else 0.0
-    return Signals(lexical, lead, cue, question)
+    return Signals(lexical, lead, second, cue, question)
 
 
 def cosines(matrix, query, centre: float):
@@ -159,7 +162,7 @@ def combine(cosine, s: Signals, w) -> tuple[np.ndarray, np.ndarray]:
         evidence = FALLBACK_LEXICAL * s.lexical
     else:
         evidence = w.semantic * cosine + w.lexical * s.lexical
-    return evidence, evidence + w.lead * s.lead + w.cue * s.cue
+    return evidence, evidence + w.lead * s.lead + w.second * s.second + w.cue * s.cue
 
 
 _OPEN_QUOTE = re.compile(r"^[\"“]")

@@ -43,11 +43,12 @@ class AnswerWeights:
     """How the signals add up; defaults are the tuned ones (docs/quality.md)."""
 
     semantic: float = 1.0
-    lexical: float = 0.25
-    lead: float = 0.08
-    cue: float = 0.05
-    centre: float = 0.5  # share of the article's mean sentence vector removed before the cosine
-    threshold: float = 0.2  # evidence below this: no answer
+    lexical: float = 0.3
+    lead: float = 0.25
+    second: float = 0.06  # the second sentence (often the lead's detail)
+    cue: float = 0.1
+    centre: float = 0.0  # share of the article's mean sentence vector removed before the cosine
+    threshold: float = 0.25  # evidence below this: no answer
 
 
 @dataclass

@@ -29,8 +29,10 @@ LIBRARY = Article(
           "The mayor said the new public library on Elm Street would open its doors to readers in March "
           "next year. Parking charges in the centre will rise by ten percent.\n\n"
           "The opposition voted against the plan, calling it timid."))
-PARAPHRASE = "when can people start borrowing books at the new building"
 LIBRARY_ANSWER = "The mayor said the new public library on Elm Street would open its doors to readers in March next year."
+# No word in common with its answer, which is the fourth sentence.
+PARAPHRASE = "how much dearer will it get to leave a car downtown"
+PARKING_ANSWER = "Parking charges in the centre will rise by ten percent."
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_mission_question_names_the_secretary_of_state_and_blinken(sample_index,
 
 def test_paraphrase_gets_the_answering_sentence_not_the_lead(council_index):
     answers, _ = _answers(council_index, PARAPHRASE, ["council"])
-    assert answers["council"].text == LIBRARY_ANSWER
+    assert answers["council"].text == PARKING_ANSWER
 
 
 def test_no_answer_when_the_article_does_not_answer(council_index):
@@ -100,7 +102,7 @@ def test_answer_option_prints_the_top_answer_line(runner, sample_index, council_
     assert "Secretary of State" in line and "no preconditions" in line
     assert line.endswith("(2022-01-14, Byline Sample Wire)")
     result = run(runner, "search", "--answer", PARAPHRASE, "--index", council_index)
-    assert result.stdout == f"{LIBRARY_ANSWER} — {LIBRARY.title} (2024-03-05, Test Wire)\n"
+    assert result.stdout == f"{PARKING_ANSWER} — {LIBRARY.title} (2024-03-05, Test Wire)\n"
     result = run(runner, "search", "-a", "migration of zebras across the savannah", "--index", council_index)
     assert result.exit_code == 1 and result.stdout.startswith("no answer (top result: Council passes budget")
 
@@ -109,8 +111,7 @@ def test_table_shows_the_answer_above_the_passage(runner, council_index):
     result = run(runner, "search", PARAPHRASE, "--index", council_index, "--format", "table")
     cells = [line.split("│")[4] for line in result.stdout.splitlines() if line.count("│") == 5]
     column = " ".join(" ".join(cells).split())  # the "answer · best passage" column, unwrapped
-    assert column.startswith("… The mayor said the new public library on Elm Street would open its doors "
-                             "to readers in March next year. … … Councillors argued")
+    assert column.startswith(f"… {PARKING_ANSWER} … … would open its doors to readers")
 
 
 def test_saved_search_results_carry_the_answer(runner, index_copy):
