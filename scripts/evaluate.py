@@ -8,6 +8,11 @@ manifest.json exists; the build time is kept beside it in <that folder>.build.js
 every judged query through `search.ranker.Ranker` for each ranking variant, and scores the runs
 with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
 
+Sets with an answers.jsonl (bbc_qa_dev, bbc_qa_dev2) also get Answer@1 and Answer@3 overall and
+per kind: the first (any of the first three) result is an answering article whose `answer`
+matches a judged sentence, judged as ../shared/tools/answer_eval.py does. Indexes are cached
+per $BYLINE_SENTENCES (sentence vectors: "-sent" for the default span pooling).
+
 Only queries with at least one judgment in the qrels are evaluated (BEIR convention). Query text
 is passed through `sanitize()` in every mode, which removes Whoosh syntax (quotes, parentheses,
 field colons, wildcards, boosts, ranges and the AND/OR/NOT operators) so questions are read as
@@ -52,7 +57,7 @@ from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem
 from search.lexical import BM25Params
-from search.answers import Answerer
+from search.answers import Answerer, AnswerWeights
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
 
@@ -306,7 +311,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     ranker, candidates = cache[retrieval]
     answers = [ranker.rank(c, o) for c in candidates]
     if test.answers:
-        answerer = cache.setdefault("answerer", Answerer(index))
+        answerer = cache.setdefault("answerer", Answerer(index, ANSWER_WEIGHTS[cache["answer_weights"]],
+                                                         vectors=cache["answer_vectors"]))
         for qid, c, results in zip(ids, candidates, answers):
             answerer.attach(test.queries[qid], c.vector if o.mode != "lexical" else None, results, ANSWER_DEPTH)
     seconds = time.perf_counter() - started
@@ -321,6 +327,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
 
 
 ANSWER_DEPTH = 3
+ANSWER_WEIGHTS = {"default": AnswerWeights(),
+                  "lead": AnswerWeights(semantic=0, lexical=0, lead=1, second=0, cue=0, threshold=-9)}
 
 
 def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
@@ -331,13 +339,16 @@ def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
         ok = [r.article.id in gold and r.answer is not None
               and any(answer_matches(r.answer.text, g) for g in gold[r.article.id])
               for r in ranked.get(qid, [])[:ANSWER_DEPTH]]
+        top = ranked.get(qid, [])[:1]
+        right_article = bool(top) and top[0].article.id in gold
         for group in ("", f" {test.kinds[qid]}" if qid in test.kinds else None):
             if group is not None:
-                groups.setdefault(group, []).append((bool(ok and ok[0]), any(ok)))
+                groups.setdefault(group, []).append((bool(ok and ok[0]), any(ok), right_article))
     out = {}
     for group, hits in sorted(groups.items()):
         out[f"Answer@1{group}"] = sum(h[0] for h in hits) / len(hits)
         out[f"Answer@{ANSWER_DEPTH}{group}"] = sum(h[1] for h in hits) / len(hits)
+        out[f"P@1{group}"] = sum(h[2] for h in hits) / len(hits)  # the ceiling of Answer@1
     return out
 
 
@@ -353,7 +364,7 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     index = open_index(index_dir)
     rows: list[Row] = []
     done: dict[SearchOptions, Row] = {}
-    candidates: dict = {}
+    candidates: dict = {"answer_vectors": args.answer_vectors, "answer_weights": args.answer_weights}
     for variant in variants(args.variants):
         if variant.options in done:  # e.g. the grid point equal to the default hybrid
             first = done[variant.options]
@@ -375,6 +386,8 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         "model": index.manifest.model_name, "chunking": index.manifest.chunking,
         "embedding_backend": index.embedder.query_backend,  # of the queries (onnx/torch)
         "passage_vectors": precision,
+        "answer_vectors": args.answer_vectors if test.answers else None,
+        "answer_weights": args.answer_weights if test.answers else None,
         "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
         "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "variants": [asdict(r) for r in rows],
@@ -401,9 +414,9 @@ def print_table(report: dict) -> None:
                   f"tokens, overlap {chunking['overlap_sentences']} sentence(s)")
     table = Table()
     table.add_column("variant")
-    labels = list(report["variants"][0]["metrics"]) if report["variants"] else list(MEASURES)
+    labels = list(MEASURES)
     for label in labels:
-        table.add_column(label.replace(" ", "\n"), justify="right")
+        table.add_column(label, justify="right")
     table.add_column("seconds", justify="right")
     for row in report["variants"]:
         secs = "same" if row["same_as"] else f"{row['seconds']:.1f}"
@@ -411,6 +424,18 @@ def print_table(report: dict) -> None:
     console.print(table)
     console.print(f"k={report['k']} articles per query; {report['sanitizer']}; \"same\": the options of "
                   "an earlier row, not rerun", style="dim")
+    answer_labels = [m for m in (report["variants"][0]["metrics"] if report["variants"] else {})
+                     if m.startswith(("Answer@", "P@1"))]
+    if answer_labels:
+        wide = Console(highlight=False, width=max(console.width, 150))
+        answers = Table(title=f"answers ({report.get('answer_weights')} weights, sentence vectors: "
+                              f"{report.get('answer_vectors')})")
+        answers.add_column("variant")
+        for label in answer_labels:
+            answers.add_column(label.replace(" ", "\n"), justify="right")
+        for row in report["variants"]:
+            answers.add_row(row["name"], *(f"{row['metrics'][m]:.3f}" for m in answer_labels))
+        wide.print(answers)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -425,6 +450,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE.json",
                         help="JSON report [default: runs/eval-<set>-<split>.json]; one SET only")
     parser.add_argument("--limit-queries", type=int, metavar="N", help="evaluate only the first N judged queries")
+    parser.add_argument("--answer-vectors", choices=("stored", "query", "none"), default="stored",
+                        help="sentence vectors answers are scored with (sets with answers.jsonl): those stored "
+                             "at ingest, sentences encoded alone at query time, or none (words, place, cues)")
+    parser.add_argument("--answer-weights", choices=tuple(ANSWER_WEIGHTS), default="default",
+                        help="how answers are chosen: byline's tuned weights, or the baseline that always "
+                             "answers with the article's first sentence")
     parser.add_argument("--max-tokens", type=int, default=200, help="passage size of new indexes")
     parser.add_argument("--overlap", type=int, default=1, help="sentence overlap of new indexes")
     args = parser.parse_args(argv)

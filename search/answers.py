@@ -10,7 +10,7 @@ Every sentence of the article is scored (search/answer_features.py computes the 
   number, "where" a place (rules, no model).
 The weights were tuned on bbc_qa_dev and bbc_qa_dev2 (docs/quality.md, "Answers"). The best
 sentence is the answer when its evidence (meaning and words, without place and cues) reaches
-THRESHOLD, else the article has no answer. A very short sentence, one ending in ":", or one that
+the threshold, else the article has no answer (without sentence vectors there is no threshold). A very short sentence, one ending in ":", or one that
 opens a quote the next sentence closes, is joined with the next. For "who" questions, `who`
 names the speaker or actor (search/attribution.py).
 
@@ -165,7 +165,9 @@ class Answerer:
         w = self.weights
         evidence, total = features.combine(scored.cosine, scored.signals, w)
         best = int(total.argmax())
-        if evidence[best] < w.threshold:
+        # Without sentence vectors the words alone cannot tell that an article does not answer
+        # (a paraphrase shares none): answer anyway, as the lead-sentence baseline would.
+        if scored.cosine is not None and evidence[best] < w.threshold:
             return None
         start, end = (int(x) for x in scored.offsets[best])
         if best + 1 < len(scored.offsets) and features.needs_next(scored.text[start:end]):
