@@ -115,8 +115,11 @@ def signals(text: str, offsets, idf: dict[str, float], question: str | None, ste
     if total > 0 and n:
         starts = offsets[:, 0]
         # Only words that begin like a query term can stem to it (a Porter stem keeps the
-        # word's first letters): the regex engine skips the rest.
-        prefixes = "|".join(sorted({re.escape(t[:2]) for t in idf}))
+        # word's first three letters, but for a final y turned i: "sky" -> "ski"): the regex
+        # engine skips the rest.
+        heads = {t[:3] for t in idf}
+        heads |= {h[:-1] + "y" for h in heads if h.endswith("i")}
+        prefixes = "|".join(sorted(map(re.escape, heads)))
         candidates = re.compile(rf"(?i)\b(?:{prefixes})\w*(?:\.?\w+)*")
         found: set[tuple[int, str]] = set()
         for m in candidates.finditer(text):
