@@ -1,21 +1,21 @@
 """Answers: the sentence (or two adjacent ones) of each result's article that best answers the query.
 
 Every sentence of the article is scored (search/answer_features.py computes the signals):
-- its meaning: the cosine of its stored vector (late-chunked at ingest, index/sentences.py) to
-  the query's, after removing part of the article's mean sentence vector, which every
-  late-chunked sentence of the article shares;
+- its meaning: the cosine of its vector, stored at ingest (span-pooled from its passage,
+  index/sentences.py), to the query's;
 - the query's words in it: their idf-weighted share, stemmed as the lexical index stems them;
-- its place: the lead (first sentence) answers news questions often;
+- its place: the lead (first sentence) answers news questions often, the second sometimes;
 - question cues: a "who" question wants a person or body, "when" a date, "how much/many" a
-  number, "where" a place (rules, no model).
+  number, "where" a place, "why" a reason (rules, no model).
 The weights were tuned on bbc_qa_dev and bbc_qa_dev2 (docs/quality.md, "Answers"). The best
 sentence is the answer when its evidence (meaning and words, without place and cues) reaches
-the threshold, else the article has no answer (without sentence vectors there is no threshold). A very short sentence, one ending in ":", or one that
-opens a quote the next sentence closes, is joined with the next. For "who" questions, `who`
-names the speaker or actor (search/attribution.py).
+the threshold, else the article has no answer. A very short sentence, one ending in ":", or one
+opening a quote it does not close, is joined with the next. For "who" questions, `who` names
+the speaker or actor (search/attribution.py).
 
-Articles indexed before sentence vectors were stored are scored on words, place and cues (or, with
-vectors="query", on sentences encoded at query time).
+Articles indexed before sentence vectors were stored are scored on words, place and cues, and
+always answer: words alone cannot tell a paraphrase from a miss (vectors="query" encodes their
+sentences at query time instead: seconds a query).
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class Answerer:
         return out
 
     def _encode(self, texts: dict[str, str], article_ids: list[str]) -> dict:
-        """Sentences of articles without stored vectors, encoded now (each on its own)."""
+        """The articles' sentences encoded now, each on its own (vectors="query")."""
         import numpy as np
 
         spans = {a: sentence_spans(texts[a]) for a in article_ids}
