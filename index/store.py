@@ -281,10 +281,11 @@ class ArticleStore:
             f"SELECT id, title, date, source, url, path FROM articles WHERE {self._visible()} AND id IN ({{}})",
             list(ids))}
 
-    def article_texts(self, ids: Iterable[str]) -> dict[str, str]:
-        """The full text of each article."""
-        return dict(self._in_query(
-            f"SELECT id, text FROM articles WHERE {self._visible()} AND id IN ({{}})", list(ids)))
+    def article_texts(self, ids: Iterable[str], with_titles: bool = False) -> dict:
+        """The full text of each article ({id: text}, or {id: (title, text)} `with_titles`)."""
+        rows = self._in_query(
+            f"SELECT id, title, text FROM articles WHERE {self._visible()} AND id IN ({{}})", list(ids))
+        return {a: (title, text) if with_titles else text for a, title, text in rows}
 
     def sentence_vectors(self, article_ids: Iterable[str]) -> dict:
         """{article_id: (offsets, vectors)} for the articles that have stored sentences: int32

@@ -6,7 +6,9 @@
     .venv/bin/python scripts/bench.py --workdir DIR --reuse  # query indexes a previous run left in DIR
 
 Ingest runs the real `byline index add` in a subprocess (time, articles/s, chunks/s, peak RSS,
-index size). Warm latency runs 200 queries per mode in one process (p50/p95). Cold latency
+index size). Warm latency runs 200 queries per mode in one process (p50/p95). Warm hybrid
+latency is also measured with answers (sentence vectors stored at ingest, or the top articles'
+sentences encoded at query time). Cold latency
 times whole `byline` commands from a fresh process, as a person at a shell sees them. The
 synthetic set recombines BBC paragraphs into new articles. Prints a table and writes
 runs/bench-<set>.json; docs/performance.md keeps the latest figures.
@@ -89,9 +91,36 @@ def warm_latency(index: Path, queries: list[str]) -> dict:
             ranker.search(q)
             times.append((time.perf_counter() - started) * 1000)
         times.sort()
-        figures[mode] = {"p50_ms": round(statistics.median(times), 1),
-                         "p95_ms": round(times[int(len(times) * 0.95) - 1], 1)}
+        figures[mode] = _percentiles(times)
+    figures.update(answer_latency(ix, queries))
     return figures
+
+
+def answer_latency(ix, queries: list[str]) -> dict:
+    """Hybrid search plus an answer for each of the 10 results: with the sentence vectors stored
+    at ingest, and with the sentences of the 10 articles encoded at query time instead."""
+    from search.answers import Answerer, search_with_answers
+    from search.ranker import Ranker, SearchOptions
+
+    ranker = Ranker(ix, SearchOptions(mode="hybrid"))
+    figures = {}
+    # Query-time encoding takes seconds a query: 20 queries are enough to see it.
+    for label, vectors, n in (("hybrid+answers", "stored", len(queries)),
+                              ("hybrid+answers, query-time sentences", "query", 20)):
+        answerer = Answerer(ix, vectors=vectors)
+        search_with_answers(ranker, queries[:1], answerer)
+        times = []
+        for q in queries[:n]:
+            started = time.perf_counter()
+            search_with_answers(ranker, [q], answerer)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[label] = _percentiles(times)
+    return figures
+
+
+def _percentiles(times: list[float]) -> dict:
+    times = sorted(times)
+    return {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(times[int(len(times) * 0.95) - 1], 1)}
 
 
 def cold(args: list[str], runs: int = 5) -> float:
@@ -183,7 +212,7 @@ def print_table(result: dict) -> None:
               f"({i['articles_per_s']} articles/s, {i['chunks_per_s']} chunks/s), peak RSS "
               f"{i['peak_rss_mb']:.0f} MB, index {i['index_mb']} MB, unchanged re-run {i['unchanged_rerun_seconds']} s")
     for mode, f in w.items():
-        print(f"  warm {mode:9s} p50 {f['p50_ms']:7.1f} ms   p95 {f['p95_ms']:7.1f} ms")
+        print(f"  warm {mode:36s} p50 {f['p50_ms']:7.1f} ms   p95 {f['p95_ms']:7.1f} ms")
     for what, seconds in c.items():
         print(f"  cold {what:22s} {seconds:.2f} s")
 

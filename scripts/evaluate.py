@@ -8,6 +8,11 @@ manifest.json exists; the build time is kept beside it in <that folder>.build.js
 every judged query through `search.ranker.Ranker` for each ranking variant, and scores the runs
 with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
 
+Sets with an answers.jsonl (bbc_qa_dev, bbc_qa_dev2) also get Answer@1 and Answer@3 overall and
+per kind: the first (any of the first three) result is an answering article whose `answer`
+matches a judged sentence, judged as ../shared/tools/answer_eval.py does. Indexes are cached
+per $BYLINE_SENTENCES (sentence vectors: "-sent" for the default span pooling).
+
 Only queries with at least one judgment in the qrels are evaluated (BEIR convention). Query text
 is passed through `sanitize()` in every mode, which removes Whoosh syntax (quotes, parentheses,
 field colons, wildcards, boosts, ranges and the AND/OR/NOT operators) so questions are read as
@@ -43,13 +48,14 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ir_measures
 from ir_measures import RR, R, nDCG
 
+from index import sentences
 from index.builder import Progress, add_articles, open_writer
 from index.chunker import ChunkingParams
 from index.documents import Article
@@ -57,6 +63,7 @@ from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from search.lexical import BM25Params
+from search.answers import Answerer, AnswerWeights
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
 from search.clusters import Clusters
@@ -92,7 +99,27 @@ class TestSet:
     qrels_file: Path
     queries: dict[str, str]  # judged queries only, id -> text as given
     qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
-    kinds: dict[str, str] = None  # query id -> kind (paraphrase, keyword, mixed) where the set says
+    answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # qid -> {doc id: judged sentences}
+    kinds: dict[str, str] = field(default_factory=dict)  # qid -> kind (paraphrase, mixed, keyword)
+
+
+ANSWER_EVAL = DATA.parent / "tools" / "answer_eval.py"
+
+
+def answer_matches(returned: str, gold: str) -> bool:
+    """The judgement of ../shared/tools/answer_eval.py: `returned` holds >= 60% of the words of
+    the judged answer `gold` and is not much longer (imported from it, so the two never differ)."""
+    import importlib.util
+
+    module = sys.modules.get("byline_answer_eval")
+    if module is None:
+        if not ANSWER_EVAL.is_file():
+            sys.exit(f"evaluate: {ANSWER_EVAL} is missing; it scores answers")
+        spec = importlib.util.spec_from_file_location("byline_answer_eval", ANSWER_EVAL)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["byline_answer_eval"] = module
+    return module.matches(returned, gold)
 
 
 # Query sets that search another set's corpus.
@@ -147,8 +174,13 @@ def load_set(spec: str, split: str, limit: int | None) -> TestSet:
     if limit:
         queries = dict(list(queries.items())[:limit])
     qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
-    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels,
-                   {q: k for q, k in kinds.items() if q in queries})
+    kinds = {q: k for q, k in kinds.items() if q in queries}
+    answers: dict[str, dict[str, list[str]]] = {}
+    if split == "test" and (folder / "answers.jsonl").is_file():
+        for row in read_jsonl(folder / "answers.jsonl"):
+            if str(row["_id"]) in queries:
+                answers.setdefault(str(row["_id"]), {})[str(row["doc_id"])] = row["answers"]
+    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels, answers, kinds)
 
 
 # --- index -----------------------------------------------------------------------------------
@@ -191,6 +223,13 @@ def build_index(folder: Path, index_dir: Path, params: ChunkingParams) -> float 
 def passage_precision() -> str:
     """How new passages are encoded here: "int8" (byline's default with ONNX) or "fp32"."""
     return "int8" if Embedder(resolve_model()).int8_passages else "fp32"
+
+
+def sentence_suffix() -> str:
+    """Indexes with sentence vectors get their own cache name ($BYLINE_SENTENCES): "-sent" for
+    span-pooled ones (the default), "-sentown" for sentences encoded alone, none for "off" (the
+    caches made before sentence vectors existed)."""
+    return {"span": "-sent", "own": "-sentown", "off": ""}[sentences.mode()]
 
 
 def build_note(index_dir: Path) -> Path:
@@ -334,6 +373,11 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         extra["the same without collapse"] = doubled([ranker.rank(c, o) for c in candidates])
     else:
         answers = [ranker.rank(c, o) for c in candidates]
+    if test.answers:
+        answerer = cache.setdefault("answerer", Answerer(index, ANSWER_WEIGHTS[cache["answer_weights"]],
+                                                         vectors=cache["answer_vectors"]))
+        for qid, c, results in zip(ids, candidates, answers):
+            answerer.attach(test.queries[qid], c.vector if o.mode != "lexical" else None, results, ANSWER_DEPTH)
     seconds = time.perf_counter() - started
     # Scores from ranks keep byline's order (and its tie-breaks) in the evaluation tools.
     run = {qid: {r.article.id: 1.0 / r.rank for r in results} for qid, results in zip(ids, answers)}
@@ -350,6 +394,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         alike = cluster_qrels(test.qrels, Clusters(index.store))
         extra["nDCG@10 copies judged alike"] = float(ir_measures.calc_aggregate([nDCG @ 10], alike, run)[nDCG @ 10])
         log(f"  {variant.name}: {extra}")
+    if test.answers:
+        metrics.update(answer_scores(test, dict(zip(ids, answers))))
     return Row(variant.name, asdict(o), metrics, seconds, extra=extra or None)
 
 
@@ -365,19 +411,45 @@ def cluster_qrels(qrels: dict[str, dict[str, int]], clusters: Clusters) -> dict[
     return out
 
 
+ANSWER_DEPTH = 3
+ANSWER_WEIGHTS = {"default": AnswerWeights(),
+                  "lead": AnswerWeights(semantic=0, lexical=0, lead=1, second=0, cue=0, threshold=-9)}
+
+
+def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
+    """Answer@1 and Answer@3 as ../shared/tools/answer_eval.py computes them (the result is an
+    answering article and its answer matches a judged sentence), overall and per kind."""
+    groups: dict[str, list[tuple[bool, bool]]] = {}
+    for qid, gold in test.answers.items():
+        ok = [r.article.id in gold and r.answer is not None
+              and any(answer_matches(r.answer.text, g) for g in gold[r.article.id])
+              for r in ranked.get(qid, [])[:ANSWER_DEPTH]]
+        top = ranked.get(qid, [])[:1]
+        right_article = bool(top) and top[0].article.id in gold
+        for group in ("", f" {test.kinds[qid]}" if qid in test.kinds else None):
+            if group is not None:
+                groups.setdefault(group, []).append((bool(ok and ok[0]), any(ok), right_article))
+    out = {}
+    for group, hits in sorted(groups.items()):
+        out[f"Answer@1{group}"] = sum(h[0] for h in hits) / len(hits)
+        out[f"Answer@{ANSWER_DEPTH}{group}"] = sum(h[1] for h in hits) / len(hits)
+        out[f"P@1{group}"] = sum(h[2] for h in hits) / len(hits)  # the ceiling of Answer@1
+    return out
+
+
 def run_set(spec: str, args: argparse.Namespace) -> dict:
     test = load_set(spec, args.split, args.limit_queries)
     params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
     corpus = corpus_folder(test.folder)
     precision = passage_precision()
     index_dir = (args.cache.expanduser() /
-                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}")
+                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}{sentence_suffix()}")
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
     rows: list[Row] = []
     done: dict[tuple[SearchOptions, bool], Row] = {}
-    candidates: dict = {}
+    candidates: dict = {"answer_vectors": args.answer_vectors, "answer_weights": args.answer_weights}
     for variant in variants(args.variants):
         key = (variant.options, variant.collapse)
         if key in done:  # e.g. the grid point equal to the default hybrid
@@ -400,6 +472,8 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         "model": index.manifest.model_name, "chunking": index.manifest.chunking,
         "embedding_backend": index.embedder.query_backend,  # of the queries (onnx/torch)
         "passage_vectors": precision,
+        "answer_vectors": args.answer_vectors if test.answers else None,
+        "answer_weights": args.answer_weights if test.answers else None,
         "k": K, "sanitizer": SANITIZER_NOTE, "measures": list(MEASURES),
         "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "variants": [asdict(r) for r in rows],
@@ -436,6 +510,18 @@ def print_table(report: dict) -> None:
     console.print(table)
     console.print(f"k={report['k']} articles per query; {report['sanitizer']}; \"same\": the options of "
                   "an earlier row, not rerun", style="dim")
+    answer_labels = [m for m in (report["variants"][0]["metrics"] if report["variants"] else {})
+                     if m.startswith(("Answer@", "P@1"))]
+    if answer_labels:
+        wide = Console(highlight=False, width=max(console.width, 150))
+        answers = Table(title=f"answers ({report.get('answer_weights')} weights, sentence vectors: "
+                              f"{report.get('answer_vectors')})")
+        answers.add_column("variant")
+        for label in answer_labels:
+            answers.add_column(label.replace(" ", "\n"), justify="right")
+        for row in report["variants"]:
+            answers.add_row(row["name"], *(f"{row['metrics'][m]:.3f}" for m in answer_labels))
+        wide.print(answers)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -451,6 +537,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE.json",
                         help="JSON report [default: runs/eval-<set>-<split>.json]; one SET only")
     parser.add_argument("--limit-queries", type=int, metavar="N", help="evaluate only the first N judged queries")
+    parser.add_argument("--answer-vectors", choices=("stored", "query", "none"), default="stored",
+                        help="sentence vectors answers are scored with (sets with answers.jsonl): those stored "
+                             "at ingest, sentences encoded alone at query time, or none (words, place, cues)")
+    parser.add_argument("--answer-weights", choices=tuple(ANSWER_WEIGHTS), default="default",
+                        help="how answers are chosen: byline's tuned weights, or the baseline that always "
+                             "answers with the article's first sentence")
     parser.add_argument("--max-tokens", type=int, default=200, help="passage size of new indexes")
     parser.add_argument("--overlap", type=int, default=1, help="sentence overlap of new indexes")
     args = parser.parse_args(argv)

@@ -329,16 +329,20 @@ def search(
     sort: stories_cli.SortOpt = "relevance",
     recent: stories_cli.RecentOpt = False,
     half_life: stories_cli.HalfLifeOpt = 30.0,
+    answer: Annotated[bool, typer.Option("--answer", "-a", help="Print only the answer of the top result: its sentence, with the article's title, date and source.")] = False,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Search the index; the best articles come first, each with its best passage.
+    """Search the index; the best articles come first, each with the sentence that answers
+    the query (when one does) and its best passage.
 
     Copies of one story (near-duplicates) are shown once, with "+N copies"; -k counts stories.
 
     [bold]Examples[/bold]
 
       byline search "who proposed talks without preconditions"
+
+      byline search -a "who proposed talks without preconditions"
 
       byline search '"no preconditions" AND sanctions' --mode lexical
 
@@ -350,11 +354,10 @@ def search(
 
       byline search "interest rates" --recent --half-life 90
 
-    Exit status: 0 with results, 1 with none, 2 on errors.
+    Exit status: 0 with results, 1 with none (with --answer: no answer), 2 on errors.
     """
     from index.manifest import IndexProblem
-    from search import stories
-    from search import output
+    from search import output, pipeline
     from search.lexical import QuerySyntaxError
     from search.opened import OpenIndex
     from search.queries import QueryFileError, read_queries
@@ -369,19 +372,25 @@ def search(
         batch = read_queries(queries) if queries else [("1", query)]
         ix = OpenIndex(index_dir(index), model)
         with ix.reading():
-            results = stories.search_many(Ranker(ix, options), [text for _, text in batch], view)
+            results = pipeline.run(Ranker(ix, options), [text for _, text in batch], view,
+                                   answer_limit=1 if answer else None)
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
     answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
     try:
-        output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
+        if answer:
+            complete = output.write_answer_lines(answers, sys.stdout, batch=queries is not None)
+        else:
+            output.write(answers, fmt, sys.stdout, tag=f"byline-{mode}", batch=queries is not None)
         sys.stdout.flush()
     except BrokenPipeError:
         raise  # the reader went away (e.g. `| head`): main() exits quietly
     except OSError as exc:
         stdout_failed(exc)
+    if answer:
+        raise typer.Exit(0 if complete else 1)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
 
 

@@ -34,6 +34,7 @@ def result_dict(result: Result) -> dict:
         "source": a.source,
         "url": a.url,
         "path": a.path,
+        "answer": result.answer.as_dict() if result.answer is not None else None,
         "passage": result.passage,
         "highlights": [list(span) for span in result.highlights],
         "chunk_id": result.chunk_id,
@@ -104,7 +105,7 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("score", justify="right", no_wrap=True)
         table.add_column("article", ratio=2)
-        table.add_column("best passage", ratio=3)
+        table.add_column("answer · best passage", ratio=3)
         for r in answer.results:
             a = r.article
             meta = " · ".join(x for x in (a.date, a.source) if x)
@@ -114,8 +115,54 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
             if r.duplicates:
                 article.append(f"\n{copies_note(r)}", style="magenta")
             text, spans = highlight.snippet(r.passage, r.highlights)
-            passage = Text(text)
-            for start, end in spans:
-                passage.stylize("bold yellow", start, end)
+            passage = _answer_text(r)
+            passage.append_text(_marked(text, spans, "dim" if r.answer is not None else ""))
             table.add_row(str(r.rank), f"{r.score:.3f}", article, passage)
         console.print(table)
+
+
+def _marked(text: str, spans: list[tuple[int, int]], style: str = ""):
+    from rich.text import Text
+
+    out = Text(text, style=style)
+    for start, end in spans:
+        out.stylize("bold yellow", start, end)
+    return out
+
+
+def _answer_text(result: Result):
+    """The answer sentence, query words highlighted, "…" where the article goes on; then a
+    blank line before the passage. Empty when the article has no answer."""
+    from rich.text import Text
+
+    answer = result.answer
+    if answer is None:
+        return Text("")
+    text = " ".join(answer.text.split())
+    out = Text("… " if answer.start > 0 else "", style="bold")
+    out.append_text(_marked(text, highlight.spans(text, result.terms), "bold"))
+    out.append(" …" if not answer.at_end else "", style="bold")
+    if answer.who:
+        out.append(f"\n→ {answer.who}", style="cyan")
+    out.append("\n\n")
+    return out
+
+
+def write_answer_lines(answers: Sequence[Answer], out: TextIO, batch: bool = False) -> bool:
+    """`search --answer`: the top result's answer, one line per query, with the article's title,
+    date and source (batch runs start each line with the query id and a tab). Returns whether
+    every query got an answer."""
+    complete = True
+    for a in answers:
+        prefix = f"{a.query_id}\t" if batch else ""
+        top = a.results[0] if a.results else None
+        if top is None or top.answer is None:
+            complete = False
+            title = f" (top result: {top.article.title})" if top is not None else ""
+            out.write(f"{prefix}no answer{title}\n")
+            continue
+        meta = ", ".join(x for x in (top.article.date, top.article.source) if x)
+        who = f"{top.answer.who}: " if top.answer.who else ""
+        out.write(f"{prefix}{who}{' '.join(top.answer.text.split())} — {top.article.title}"
+                  f"{f' ({meta})' if meta else ''}\n")
+    return complete

@@ -5,6 +5,7 @@ Each result carries the article's metadata and its best passage, with the query'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -68,6 +69,7 @@ class Result:
     lexical_rank: int | None = None
     semantic_rank: int | None = None
     duplicates: list[StoredArticle] = field(default_factory=list)  # set by search/collapse.py
+    answer: object = None  # an answers.AnswerSentence, set after ranking by search/answers.py
 
     @property
     def highlights(self) -> list[tuple[int, int]]:
@@ -142,20 +144,24 @@ class Ranker:
         return self.search_many([query])[0]
 
     def search_many(self, queries: list[str]) -> list[list[Result]]:
-        """Rank several queries; the query embeddings are computed in one batch. A query that
-        found fewer than k articles while a retriever returned all it was asked for is
-        retrieved again, deeper, so `-k 300` means 300 articles when the index has them."""
+        """Rank several queries; the query embeddings are computed in one batch."""
+        return [results for _, results in self.search_deep(queries, self.rank)]
+
+    def search_deep(self, queries: list[str], arrange: Callable[[Candidates], list[Result]]
+                    ) -> list[tuple[Candidates, list[Result]]]:
+        """Each query's candidates and `arrange(candidates)`. A query whose results are fewer
+        than k while a retriever returned all it was asked for is retrieved again, deeper, so
+        `-k 300` means 300 articles when the index has them."""
         depth = self._depth()
-        candidates = self.retrieve(queries, depth)
         out = []
-        for query, c in zip(queries, candidates):
-            results = self.rank(c)
+        for query, c in zip(queries, self.retrieve(queries, depth)):
+            results = arrange(c)
             deeper = depth
             while len(results) < self.options.k and deeper < MAX_DEPTH and _truncated(c, deeper):
                 deeper *= 4
                 c = self.retrieve([query], deeper)[0]
-                results = self.rank(c)
-            out.append(results)
+                results = arrange(c)
+            out.append((c, results))
         return out
 
     def retrieve(self, queries: list[str], depth: int | None = None) -> list[Candidates]:

@@ -427,10 +427,11 @@ def run(
     """
     from index.manifest import IndexProblem
     from search import output
+    from search import pipeline
     from search.lexical import QuerySyntaxError
     from search.collapse import story_ids
     from search.ranker import Ranker
-    from search.stories import View, search_many
+    from search.stories import View
 
     if run_all == bool(names):
         fail("give the NAMEs of saved searches, or --all (not both)")
@@ -496,7 +497,7 @@ def run(
         try:
             # --include-copies: copies are results of their own, so a new copy can be reported.
             with ix.reading():
-                [results] = search_many(Ranker(ix, options), [s.query], View(collapse=not (new and include_copies)))
+                [results] = pipeline.run(Ranker(ix, options), [s.query], View(collapse=not (new and include_copies)))
         except (ValueError, IndexProblem) as exc:
             error(f"saved search {s.name}: {exc}")
             failed = True

@@ -1,0 +1,26 @@
+"""The read side's one pipeline: retrieve, rank, present (collapse, date order), answer.
+
+Every front end (the search command, saved searches) runs a query through `run`, so a result
+is always ranked, collapsed and answered the same way.
+"""
+
+from __future__ import annotations
+
+from search.answers import Answerer
+from search.clusters import Clusters
+from search.ranker import Ranker, Result
+from search.stories import View, present
+
+
+def run(ranker: Ranker, queries: list[str], view: View = View(), answers: bool = True,
+        answer_limit: int | None = None) -> list[list[Result]]:
+    """Results of each query as `view` presents them; with `answers`, the first `answer_limit`
+    results of each (all when None) carry their answer sentence."""
+    clusters = Clusters(ranker.index.store) if view.collapse else None
+    k = ranker.options.k
+    ranked = ranker.search_deep(queries, lambda c: present(ranker, c, k, view, clusters))
+    if answers:
+        answerer = Answerer(ranker.index)
+        for query, (candidates, results) in zip(queries, ranked):
+            answerer.attach(query, candidates.vector, results, answer_limit)
+    return [results for _, results in ranked]
