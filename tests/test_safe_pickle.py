@@ -101,6 +101,10 @@ def test_restricted_unpickler_loads_whoosh_types_and_refuses_others():
     schema = lexical.schema()
     assert safe_pickle.loads(pickle.dumps(schema, 2)) == schema
     assert safe_pickle.loads(pickle.dumps(({1, 2}, frozenset("ab"), b"x", [1.5]), 2))[0] == {1, 2}
+    # An empty bytes value is written as a call of bytes() (protocol 2): allowed, with no arguments.
+    assert safe_pickle.loads(pickle.dumps([b"", {"k": b""}], 2)) == [b"", {"k": b""}]
+    with pytest.raises(safe_pickle.UnsafeIndexData, match="bytes"):
+        safe_pickle.loads(b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x10\x85R.")  # bytes(2**28)
     for evil in (RunsCommand(), getattr, __import__("subprocess").Popen):
         with pytest.raises(safe_pickle.UnsafeIndexData, match="refused to load"):
             safe_pickle.loads(pickle.dumps(evil, 2))
