@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
 from index import vectors
-from search import aggregate, bm25, feedback, fusion, highlight, lexical, semantic, sentence_scores
+from search import aggregate, bm25, feedback, fusion, highlight, lexical, negation, semantic, sentence_scores
 from search.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
 from search.filters import Filters
 from search.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
@@ -56,6 +56,9 @@ class SearchOptions:
     # side are re-scored on the semantic side by (1 - w) * best passage + w * best sentence.
     sentence_depth: int = 0
     sentence_weight: float = 0.5
+    # Negated phrases (search/negation.py): among the first `negation_depth` articles, those that
+    # negate what the query negates ("without preconditions" / "no preconditions") go first.
+    negation_depth: int = 5
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Candidates:
     question: bool = False
     articles: list[tuple[str, float]] | None = None  # whole-article BM25F hits (None: no article index)
     lexical_strength: float = 1.0  # top lexical article score / the query's ceiling (1: not measurable)
+    negated: frozenset[str] = frozenset()  # stems the query negates ("without preconditions")
 
 
 @dataclass
@@ -185,7 +189,8 @@ class Ranker:
                                               self._scorer) if q else []
             articles, strength = self._article_hits(q, depth) if q else (None, 1.0)
             terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
-            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query), articles, strength))
+            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query), articles, strength,
+                                  frozenset(negation.negated_terms(query))))
         return out
 
     def _article_hits(self, q, depth: int) -> tuple[list[tuple[str, float]] | None, float]:
@@ -235,6 +240,8 @@ class Ranker:
             scored = fusion.ranked(_fuse(lex, vec, o, weight))
             best = _best_chunks(lex, vec, owner, o.rrf_k)
 
+        if candidates.negated and o.negation_depth:
+            scored = self._negation_first(scored, candidates.negated, o.negation_depth)
         top = scored[: o.k]
         meta = self.index.store.articles(a for a, _ in top)
         missing = [a for a, _ in top if a not in best]
@@ -255,6 +262,15 @@ class Ranker:
                 lexical_rank=lex_rank.get(article_id), semantic_rank=vec_rank.get(article_id),
             ))
         return results
+
+    def _negation_first(self, scored: list[tuple[str, float]], negated: frozenset[str],
+                        depth: int) -> list[tuple[str, float]]:
+        """The first `depth` articles reordered by search/negation.py; the scores stay in
+        descending order (the reordered articles take the head's scores by their new rank)."""
+        head = scored[:depth]
+        texts = self.index.store.article_texts([a for a, _ in head])
+        order = negation.agreeing_first([a for a, _ in head], texts, set(negated))
+        return list(zip(order, [s for _, s in head])) + scored[depth:]
 
     def _with_sentences(self, query_vector, lex: _Side | None, vec: _Side, o: SearchOptions) -> _Side:
         """The semantic side re-ranked with each top article's best sentence."""
