@@ -275,7 +275,8 @@ def fusion_name(o: SearchOptions) -> str:
         name += f" sent={o.sentence_depth}x{o.sentence_weight:g}"
     if not o.feedback_articles or o.feedback_gate == "off":
         return name + " no-fb"
-    return name + f" fb={o.feedback_articles}x{o.feedback_weight:g}" + ("" if o.feedback_gate == "non-question" else f"@{o.feedback_gate}")
+    gate = {"non-question": "", "strong": f"@strong{o.feedback_strength:g}"}.get(o.feedback_gate, f"@{o.feedback_gate}")
+    return name + f" fb={o.feedback_articles}x{o.feedback_weight:g}" + gate
 
 
 def variants(which: str) -> list[Variant]:
@@ -300,6 +301,14 @@ def variants(which: str) -> list[Variant]:
              for w in (0.55, 0.6, 0.7, 0.75, 0.8) for g in ("off", "agree")]
     grid += [replace(hybrid, rrf_k=k) for k in (1, 5, 10)]
     out += [Variant(fusion_name(o), o) for o in grid]
+    if which == "gate":
+        grid = [replace(hybrid, feedback_gate="strong", feedback_strength=t, lexical_confidence=c, lexical_unit=u,
+                        semantic_weight=w, question_weight=w, sentence_depth=d, sentence_weight=0.3)
+                for t in (0.2, 0.3, 0.4) for c in (0.0, 0.15, 0.3) for u in ("article", "both")
+                for w in (0.6, 0.65) for d in (0, 20)]
+        grid += [replace(hybrid, feedback_gate="non-question", lexical_unit=u, lexical_confidence=c)
+                 for u in ("article", "both", "passage") for c in (0.0, 0.15, 0.3)]
+        return out[:3] + [Variant(fusion_name(o), o) for o in grid]
     if which == "sent":
         sem = replace(base, mode="semantic")
         rows = [Variant(f"semantic sent={d}x{w:g}", replace(sem, sentence_depth=d, sentence_weight=w))
@@ -352,7 +361,7 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0,
                         question_weight=0.0, feedback_articles=0, feedback_weight=0.0,
                         lexical_unit="article", feedback_gate="off", lexical_confidence=0.0,
-                        sentence_depth=0, sentence_weight=0.0)
+                        sentence_depth=0, sentence_weight=0.0, feedback_strength=0.0, negation_depth=0)
     if retrieval not in cache:
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
@@ -528,7 +537,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "new", "sent", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "new", "sent", "gate", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")

@@ -47,8 +47,10 @@ class SearchOptions:
     # "passage" (an article's best passage), or "both" (the two fused by RRF).
     lexical_unit: str = "article"
     # When query feedback runs: "agree" (a non-question whose lexical and semantic top articles
-    # are the same), "non-question" (every non-question), "off".
+    # are the same), "strong" (a non-question whose lexical strength, see below, reaches
+    # `feedback_strength`, or "agree"), "non-question" (every non-question), "off".
     feedback_gate: str = "agree"
+    feedback_strength: float = 0.3
     # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
     lexical_confidence: float = 0.0
@@ -316,8 +318,11 @@ def _lexical_articles(c: Candidates, owner: dict[int, str], o: SearchOptions) ->
 def _feedback_applies(c: Candidates, lex: _Side, vec: _Side, o: SearchOptions) -> bool:
     if c.question or o.feedback_gate == "off":
         return False
+    agree = bool(lex.articles and vec.articles) and lex.articles[0].article_id == vec.articles[0].article_id
     if o.feedback_gate == "agree":
-        return bool(lex.articles and vec.articles) and lex.articles[0].article_id == vec.articles[0].article_id
+        return agree
+    if o.feedback_gate == "strong":
+        return agree or c.lexical_strength >= o.feedback_strength
     return True
 
 
