@@ -272,7 +272,7 @@ def fusion_name(o: SearchOptions) -> str:
     if o.lexical_confidence:
         name += f" conf={o.lexical_confidence:g}"
     if o.sentence_depth:
-        name += f" sent={o.sentence_depth}x{o.sentence_weight:g}"
+        name += f" sent={o.sentence_depth}x{o.sentence_weight:g}" + (f"+lead{o.lead_weight:g}" if o.lead_weight else "")
     if not o.feedback_articles or o.feedback_gate == "off":
         return name + " no-fb"
     gate = {"non-question": "", "strong": f"@strong{o.feedback_strength:g}"}.get(o.feedback_gate, f"@{o.feedback_gate}")
@@ -301,6 +301,24 @@ def variants(which: str) -> list[Variant]:
              for w in (0.55, 0.6, 0.7, 0.75, 0.8) for g in ("off", "agree")]
     grid += [replace(hybrid, rrf_k=k) for k in (1, 5, 10)]
     out += [Variant(fusion_name(o), o) for o in grid]
+    if which == "final":
+        sem = replace(base, mode="semantic")
+        pairs = ((0, 0), (0, 0.2), (0.2, 0.2), (0, 0.3), (0.1, 0.3))
+        rows = [Variant(f"semantic sent=30x{b:g}+lead{l:g}", replace(sem, sentence_depth=30, sentence_weight=b, lead_weight=l))
+                for b, l in pairs[1:]]
+        grid = [replace(hybrid, sentence_depth=30 if (b or l) else 0, sentence_weight=b, lead_weight=l,
+                        lexical_confidence=c, feedback_gate=g, lexical_unit=u)
+                for b, l in pairs for c in (0.0, 0.15) for g in ("strong", "non-question") for u in ("article", "both")]
+        return out[:3] + rows + [Variant(fusion_name(o), o) for o in grid]
+    if which == "lead":
+        sem = replace(base, mode="semantic")
+        rows = [Variant(f"semantic sent={d}x{b:g}+lead{l:g}", replace(sem, sentence_depth=d, sentence_weight=b, lead_weight=l))
+                for d in (50,) for b, l in ((0, 0.2), (0, 0.4), (0, 0.6), (0.2, 0.4), (0.2, 0.2))]
+        grid = [replace(hybrid, sentence_depth=50, sentence_weight=b, lead_weight=l, lexical_confidence=c,
+                        feedback_gate=g, lexical_unit=u)
+                for b, l in ((0, 0.2), (0, 0.4), (0, 0.6), (0.2, 0.4)) for c in (0.0, 0.3)
+                for g in ("strong", "non-question") for u in ("article", "both")]
+        return out[:3] + rows + [Variant(fusion_name(o), o) for o in grid]
     if which == "gate":
         grid = [replace(hybrid, feedback_gate="strong", feedback_strength=t, lexical_confidence=c, lexical_unit=u,
                         semantic_weight=w, question_weight=w, sentence_depth=d, sentence_weight=0.3)
@@ -361,7 +379,8 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
     retrieval = replace(o, mode="hybrid", k=K, fusion="rrf", rrf_k=0.0, semantic_weight=0.0, decay=0.0,
                         question_weight=0.0, feedback_articles=0, feedback_weight=0.0,
                         lexical_unit="article", feedback_gate="off", lexical_confidence=0.0,
-                        sentence_depth=0, sentence_weight=0.0, feedback_strength=0.0, negation_depth=0)
+                        sentence_depth=0, sentence_weight=0.0, feedback_strength=0.0, negation_depth=0,
+                        lead_weight=0.0)
     if retrieval not in cache:
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
@@ -537,7 +556,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "new", "sent", "gate", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "new", "sent", "gate", "lead", "final", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")

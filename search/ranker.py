@@ -55,9 +55,11 @@ class SearchOptions:
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
     lexical_confidence: float = 0.0
     # Sentence evidence (search/sentence_scores.py): the top `sentence_depth` articles of each
-    # side are re-scored on the semantic side by (1 - w) * best passage + w * best sentence.
+    # side are re-scored on the semantic side by (1 - s - l) * best passage + s * best sentence
+    # + l * lead sentence.
     sentence_depth: int = 0
-    sentence_weight: float = 0.5
+    sentence_weight: float = 0.0
+    lead_weight: float = 0.0
     # Negated phrases (search/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
     negation_depth: int = 5
@@ -280,8 +282,9 @@ class Ranker:
         if lex is not None:
             pool += [a.article_id for a in lex.articles[:o.sentence_depth]]
         pool = list(dict.fromkeys(pool))
-        best = sentence_scores.best_sentences(self.index.store, query_vector, pool)
-        ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], best, o.sentence_weight)
+        found = sentence_scores.evidence(self.index.store, query_vector, pool)
+        ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], found,
+                                          o.sentence_weight, o.lead_weight)
         chunk_of = {a.article_id: a.best_chunk for a in vec.articles}
         return _Side(vec.chunks, [aggregate.ArticleScore(a, s, chunk_of.get(a)) for a, s in ranking])
 

@@ -155,3 +155,19 @@ def test_real_reference_article_answers_the_mission_question_first(seed_instead_
     """The real article words the answer unlike the question ("prepared to sit down with no
     preconditions", one sentence among many); it must still come first."""
     assert ids(seed_instead_of_retelling, QUESTION, mode=mode, k=3)[0] == NK_SEED
+
+
+def test_k_above_the_fetch_depth_returns_every_matching_article(index):
+    """-k is not capped by how deep each retriever fetches: every article holding the word comes
+    back when k allows (issue: `-k 300 --mode lexical said` returned 81 of 254)."""
+    texts = index.store.article_texts(index.store.article_hashes())
+    holding = {a for a, t in texts.items() if " said " in f" {t} "}
+    found = ids(index, "said", mode="lexical", k=300, depth=2)
+    assert set(found) >= holding and len(found) == len(set(found))
+
+
+def test_a_deep_search_is_retrieved_again_until_k_articles(index):
+    ranker = Ranker(index, SearchOptions(mode="semantic", k=15, depth=1))
+    first = ranker.retrieve(["talks"], depth=3)[0]
+    assert len({index.store.chunks([c]).popitem()[1].article_id for c, _ in first.semantic}) < 15
+    assert len(ranker.search("talks")) == 15  # deepened past the 3 chunks of a first fetch
