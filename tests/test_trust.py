@@ -195,7 +195,9 @@ def test_hybrid_batch_keeps_its_generation_across_two_commits(runner, index_copy
             assert run(runner, "index", "rm", name, "--index", index_copy).exit_code == 0
         assert not IndexPaths(index_copy).generation(opened).exists()  # removed by the second commit
         results = Ranker(ix, SearchOptions(mode="hybrid", k=3)).search_many([QUESTION, "rail strike pay"])
-        assert results[0][0].article.id in NK and results[1][0].article.id == "2023-01-26-railway-strike.txt"
+        # Both removed articles are still found: the batch reads the generation it opened.
+        assert results[0][0].article.id in NK
+        assert "2023-01-26-railway-strike.txt" in [r.article.id for r in results[1]]
     finally:
         ix.close()
     assert NK_SAMPLE not in run(runner, "search", QUESTION, "--index", index_copy, "-o", "ids").stdout.split()
