@@ -23,9 +23,11 @@ class Answer:
     extra: dict | None = None  # fields added to every JSON record (e.g. a saved search's name)
 
 
-def result_dict(result: Result) -> dict:
+def result_dict(result: Result, wire: bool = False) -> dict:
+    """A result as JSON; `wire` adds what `result_from_dict` needs to rebuild it (the query
+    terms and whether the answer ends the article), for `byline search` through a server."""
     a = result.article
-    return {
+    out = {
         "rank": result.rank,
         "score": round(result.score, 6),
         "id": a.id,
@@ -43,6 +45,27 @@ def result_dict(result: Result) -> dict:
         "duplicates": [{"id": d.id, "title": d.title, "date": d.date, "source": d.source}
                        for d in result.duplicates],
     }
+    if wire:
+        out["terms"] = sorted(result.terms)
+        out["answer_at_end"] = bool(result.answer is not None and result.answer.at_end)
+    return out
+
+
+def result_from_dict(d: dict) -> Result:
+    """The Result that `result_dict(result, wire=True)` describes."""
+    from index.store import StoredArticle
+    from search.answers import AnswerSentence
+
+    a = d.get("answer")
+    answer = None if a is None else AnswerSentence(a["text"], a["start"], a["end"], a["score"], a.get("who"),
+                                                   bool(d.get("answer_at_end")))
+    return Result(
+        rank=d["rank"], score=d["score"],
+        article=StoredArticle(d["id"], d["title"], d["date"], d["source"], d["url"], d["path"]),
+        passage=d["passage"], chunk_id=d["chunk_id"], terms=set(d.get("terms", ())),
+        lexical_rank=d["lexical_rank"], semantic_rank=d["semantic_rank"],
+        duplicates=[StoredArticle(x["id"], x["title"], x["date"], x["source"], None, None) for x in d["duplicates"]],
+        answer=answer)
 
 
 def copies_note(result: Result) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from search.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
+from search.frontends.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
 from search.fusion import DEFAULT_FUSION
 
 if TYPE_CHECKING:
@@ -427,11 +427,8 @@ def run(
     """
     from index.manifest import IndexProblem
     from search import output
-    from search import pipeline
+    from search.engine import BadRequest, Engine
     from search.lexical import QuerySyntaxError
-    from search.collapse import story_ids
-    from search.ranker import Ranker
-    from search.stories import View
 
     if run_all == bool(names):
         fail("give the NAMEs of saved searches, or --all (not both)")
@@ -470,7 +467,11 @@ def run(
         if not (new or mark_seen):
             raise typer.Exit(0)
 
-    ix = _open(index, model)
+    try:
+        engine = Engine(index_dir(index), model)
+    except IndexProblem as exc:
+        fail(str(exc))
+    ix = engine.index
     known_sources = {src.lower() for src, _ in ix.store.sources()}
     failed = False
     ready = []  # (search, options, articles already seen)
@@ -481,7 +482,7 @@ def run(
             if missing:
                 have = ", ".join(sorted(src for src, _ in ix.store.sources())[:10]) or "none"
                 raise ValueError(f"source {missing[0]!r} is not in the index (sources: {have})")
-            seen = store.state(s.name).seen if (new or mark_seen) else set()
+            seen = store.state(s.name).seen if (new or mark_seen) else None
         except QuerySyntaxError as exc:
             error(f"saved search {s.name}: bad query: {exc}")
             failed = True
@@ -495,15 +496,11 @@ def run(
     answers, reported = [], {}
     for s, options, seen in ready:
         try:
-            # --include-copies: copies are results of their own, so a new copy can be reported.
-            with ix.reading():
-                [results] = pipeline.run(Ranker(ix, options), [s.query], View(collapse=not (new and include_copies)))
-        except (ValueError, IndexProblem) as exc:
+            results = engine.saved_results(s, seen if new else None, include_copies).results
+        except (BadRequest, ValueError, IndexProblem) as exc:
             error(f"saved search {s.name}: {exc}")
             failed = True
             continue
-        if new:  # a copy of a story already reported is not new, unless asked for
-            results = [r for r in results if not story_ids(r) & seen]
         answers.append(output.Answer(s.name, s.query, results, extra={"name": s.name}))
         reported[s.name] = [r.article.id for r in results]
 
