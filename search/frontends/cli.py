@@ -407,6 +407,37 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
     return [[result_from_dict(d) for d in one["results"]] for one in reply["responses"]]
 
 
+@app.command("mcp")
+def mcp_command(
+    http: Annotated[Optional[int], typer.Option("--http", metavar="PORT", help="Serve streamable HTTP on 127.0.0.1:PORT (at /mcp) instead of stdio.", show_default=False)] = None,
+    allow_index: Annotated[bool, typer.Option("--allow-index", help="Also expose the index_add tool (the server is read-only without it).")] = False,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve the index to AI assistants over the Model Context Protocol (stdio by default).
+
+    Tools: search, answer, get_article, similar, saved_list, saved_run, status (and index_add with
+    --allow-index). Add it to an MCP client's configuration, e.g.:
+
+      {"mcpServers": {"byline": {"command": "byline", "args": ["mcp", "--index", "/home/me/news-index"]}}}
+
+    [bold]Examples[/bold]
+
+      byline mcp --index ~/news-index
+
+      byline mcp --http 8765
+    """
+    from index.manifest import IndexProblem
+    from search.frontends import mcp_server
+
+    if http is not None and not 0 < http < 65536:
+        fail("--http takes a port number between 1 and 65535")
+    try:
+        mcp_server.run(index_dir(index), model, allow_index, http)
+    except IndexProblem as exc:
+        fail(str(exc))
+
+
 app.command()(stories_cli.similar)
 app.command()(stories_cli.timeline)
 
