@@ -147,7 +147,7 @@ def _sources_command(sync: bool, doc: str):
     return command
 
 
-index_app.command("add")(_sources_command(False, """Index articles from files and folders: .txt .md .html .json .jsonl .csv.
+index_app.command("add")(_sources_command(False, """Index articles from files and folders: .txt .md .html .json .jsonl .csv, and RSS/Atom feeds (.xml .rss .atom).
 
     Unchanged articles are skipped and changed ones re-indexed, so running it again on a
     growing folder is cheap. Unreadable files are listed and skipped; the rest go on.
@@ -158,6 +158,8 @@ index_app.command("add")(_sources_command(False, """Index articles from files an
       byline index add ~/news
 
       byline index add feed.jsonl --field text=story --field date=pub_time
+
+      byline index add downloads/harbor-wire.rss
     """))
 
 index_app.command("sync")(_sources_command(True, """Make the index match folders: add new articles, update changed ones, and remove

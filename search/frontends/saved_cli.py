@@ -404,8 +404,9 @@ def run(
     include_copies: Annotated[bool, typer.Option("--include-copies", help="With --new, also report copies (near-duplicates) of articles already reported.")] = False,
     reset: Annotated[bool, typer.Option("--reset", help="Forget what was seen (first, when given with --new or --mark-seen).")] = False,
     fmt: Annotated[Optional[str], typer.Option(
-        "--format", "-o", help="table, json, jsonl, trec or ids (default: the searches' own format, else "
-        "table on a terminal, json when piped).", show_default=False)] = None,
+        "--format", "-o", help="table, json, jsonl, trec, ids, or atom (an Atom feed of one search, for feed "
+        "readers) (default: the searches' own format, else table on a terminal, json when piped).",
+        show_default=False)] = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
@@ -422,6 +423,8 @@ def run(
       byline saved run sanctions --new || exit 0
 
       byline saved run --all --new --format jsonl >> ~/news-alerts.jsonl
+
+      byline saved run sanctions --format atom > ~/feeds/sanctions.atom
 
     Exit status: 0 with results, 1 with none (with --new: nothing new), 2 if a search failed.
     """
@@ -448,7 +451,10 @@ def run(
         if unknown:
             fail(f"no saved search named {', '.join(map(repr, unknown))}; `byline saved list` shows them")
         chosen = [searches[n] for n in wanted]
-    if fmt is not None:
+    if fmt == "atom":
+        if len(chosen) != 1:
+            fail("--format atom writes the feed of one saved search: give one NAME")
+    elif fmt is not None:
         try:
             output_format(fmt)
         except ValueError as exc:
@@ -512,11 +518,17 @@ def run(
 
     if answers:
         formats = {s.format for s, _, _ in ready}
-        fmt = output_format(fmt or (formats.pop() if len(formats) == 1 else None))
+        fmt = fmt if fmt == "atom" else output_format(fmt or (formats.pop() if len(formats) == 1 else None))
         modes = {s.mode for s, _, _ in ready}
         tag = f"byline-{modes.pop()}" if len(modes) == 1 else "byline-saved"
         try:
-            output.write(answers, fmt, sys.stdout, tag=tag, batch=run_all or len(chosen) > 1)
+            if fmt == "atom":
+                from search import atom
+
+                [a] = answers
+                sys.stdout.write(atom.feed(a.query_id, a.query, a.results))
+            else:
+                output.write(answers, fmt, sys.stdout, tag=tag, batch=run_all or len(chosen) > 1)
             # Record only what really reached stdout: a failed write or flush raises before that.
             sys.stdout.flush()
         except BrokenPipeError:
