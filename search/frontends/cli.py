@@ -358,7 +358,6 @@ def search(
         fmt = output_format(fmt)
         request = SearchRequest(query or "", k, mode, tuple(source or ()), since, until, fusion, collapse, sort,
                                 recent, half_life)
-        request.checked()
         batch = read_queries(queries) if queries else [("1", query)]
         texts = [text for _, text in batch]
         root = index_dir(index)
@@ -407,6 +406,43 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
     except (OSError, ValueError):
         return None
     return [[result_from_dict(d) for d in one["results"]] for one in reply["responses"]]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; the default serves this machine only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
+    token: Annotated[Optional[str], typer.Option(envvar="BYLINE_TOKEN", help="Require `Authorization: Bearer TOKEN` on every API call (the page: open /#token=TOKEN).", show_default=False)] = None,
+    allow_index: Annotated[bool, typer.Option("--allow-index", help="Add the write endpoint POST /index (the server is read-only without it).")] = False,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve the index over HTTP: a search page at / and a JSON API (/search, /answer, /similar,
+    /articles/ID, /saved, /saved/NAME/run, /saved/NAME.atom, /status; /openapi.json describes it).
+
+    The index is opened and the model loaded once; a newly committed generation (byline index
+    add) is picked up without a restart. While it runs, `byline search` on the same index asks it
+    (use --no-server to skip).
+
+    [bold]Examples[/bold]
+
+      byline serve
+
+      byline serve --port 9000 --token "$(openssl rand -hex 16)"
+
+      curl 'http://127.0.0.1:8765/search?q=rail+strike&k=3'
+    """
+    from index.manifest import IndexProblem
+    from search.frontends import http
+
+    if host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        typer.echo(f"byline: warning: serving on {host} without --token: anyone who can reach it can search", err=True)
+    try:
+        http.serve(index_dir(index), model, host, port, token, allow_index)
+    except IndexProblem as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
 
 
 @app.command("mcp")
