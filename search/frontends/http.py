@@ -102,8 +102,9 @@ def search_request(p: dict, query_required: bool = True) -> SearchRequest:
         half_life=_number(p.get("half_life"), "half_life", 30.0, float))
 
 
-def build_app(engine: Engine, token: str | None = None, allow_index: bool = False) -> Starlette:
+def build_app(engine: Engine, token: str | None = None, allow_index: bool = False, lifespan=None) -> Starlette:
     """The ASGI app serving `engine`."""
+    served = {"searches": 0}  # shown in /status: how many searches this server answered
     async def body_of(request: Request) -> dict | None:
         if request.method != "POST":
             return None
@@ -146,6 +147,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
 
     def search(request: Request, p: dict):
         req = search_request(p)
+        served["searches"] += 1
         wire = _flag(p.get("wire"), "wire", False)
         limit = p.get("answer_limit")
         if limit is not None and not isinstance(limit, int):
@@ -188,7 +190,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
         return Response(text, media_type="application/atom+xml; charset=utf-8")
 
     def status(request: Request, p: dict):
-        return engine.status()
+        return {**engine.status(), "server": {"searches": served["searches"], "allow_index": allow_index}}
 
     def index_add(request: Request, p: dict):
         from search.frontends.mcp_server import _index_add
@@ -227,7 +229,8 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
     async def server_error(request: Request, exc: Exception):
         return _error(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error},
+                    lifespan=lifespan)
     return _Limits(app)
 
 
@@ -306,23 +309,34 @@ def serve(index_dir: Path, model: str | None, host: str, port: int, token: str |
           announce: bool = True) -> None:
     """Open the index, load the model, and serve until interrupted; announce the server for
     `byline search` while it runs."""
+    import contextlib
+    import sys
+
     import uvicorn
 
     from search.frontends import discovery
 
     engine = Engine(index_dir, model)
     engine.warm()
-    app = build_app(engine, token, allow_index)
+    reach = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        # Withdrawn here, not after server.run(): uvicorn re-raises SIGTERM once it has shut down.
+        if announce:
+            discovery.announce(engine.root, reach, port, token)
+        try:
+            yield
+        finally:
+            if announce:
+                discovery.withdraw(engine.root)
+
+    app = build_app(engine, token, allow_index, lifespan)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             limit_concurrency=64, timeout_keep_alive=5)
     server = uvicorn.Server(config)
-    import sys
-
     print(f"byline: serving {engine.root} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
-        if announce:
-            reach = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-            discovery.announce(engine.root, reach, port, token)
         server.run()
     finally:
         if announce:
