@@ -216,12 +216,15 @@ class Engine:
         options, view = request.checked()
         with self._lock:
             ix = self.index
-            try:
-                with self._reading(ix):
-                    results = similar(Ranker(ix, options), article_id, view,
-                                      Clusters(ix.store) if view.collapse else None)
-            except UnknownArticle as exc:
-                raise NotFound(str(exc)) from None
+            with self._reading(ix):
+                # Checked first: ix.reading() reports any other exception as a damaged index.
+                known = ix.store.article_text(article_id) is not None
+            if not known:
+                raise NotFound(str(UnknownArticle(f"no article with id {article_id!r} in the index; ids are "
+                                                  "shown in search results (e.g. byline search QUERY -o ids)")))
+            with self._reading(ix):
+                results = similar(Ranker(ix, options), article_id, view,
+                                  Clusters(ix.store) if view.collapse else None)
         return Response(f"like {article_id}", results, {"like": article_id})
 
     def get_article(self, article_id: str) -> dict:

@@ -70,14 +70,12 @@ def _number(value, name: str, default, kind=int):
 
 
 def _params(request: Request, body: dict | None) -> dict:
-    """The request's parameters: the JSON body for POST, the query string for GET."""
-    if body is not None:
-        return body
+    """The request's parameters: the query string's, then the JSON body's (a POST) over them."""
     q = request.query_params
     out = {key: q.get(key) for key in q.keys()}
     if "source" in q:
         out["source"] = q.getlist("source")
-    return out
+    return {**out, **(body or {})}
 
 
 def search_request(p: dict, query_required: bool = True) -> SearchRequest:
