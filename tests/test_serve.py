@@ -305,3 +305,62 @@ def test_new_generation_served_without_restart(index_copy, tmp_path):
     found = client.get("/search", params={"q": "harbour pilots", "mode": "lexical"}).json()["results"]
     assert found[0]["id"] == "b.txt"
     assert client.post("/index", json={"paths": []}).status_code == 400
+
+
+def _browser(profile: Path):
+    """A headless Chromium driven by selenium, or a skip naming what is missing."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed (pip install -e '.[test]')")
+    binary = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    driver = shutil.which("chromedriver")
+    if binary is None or driver is None:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver (.ci/run does, as root)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 "--window-size=1200,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_search_page_in_a_real_browser(served, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    status, html = served.get("/", token=None)
+    assert status == 200 and "<form" in html
+    assert 'src="http' not in html and 'href="http' not in html and "@import" not in html  # nothing from a CDN
+    browser = _browser(tmp_path / "profile")
+    try:
+        browser.get(f"{served.url}/#token={TOKEN}")
+        browser.find_element(By.ID, "q").send_keys(QUESTION)
+        Select(browser.find_element(By.ID, "mode")).select_by_value("hybrid")
+        browser.find_element(By.ID, "go").click()
+        wait = WebDriverWait(browser, 60)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "li.result")))
+        items = browser.find_elements(By.CSS_SELECTOR, "li.result")
+        assert items[0].get_attribute("data-id") in NK
+        first = items[0]
+        assert "preconditions" in first.find_element(By.CSS_SELECTOR, ".answer").text
+        assert first.find_elements(By.CSS_SELECTOR, ".passage mark")  # the query's words highlighted
+        assert "2022-01-14" in first.find_element(By.CSS_SELECTOR, ".meta").text or "north-korea" in first.text
+        assert "results for" in browser.find_element(By.ID, "summary").text
+        artifacts = Path(os.environ.get("BYLINE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(artifacts / "serve-page.png"))
+        print(f"screenshot: {artifacts / 'serve-page.png'}")
+
+        # A bad query shows the server's message, not a broken page.
+        box = browser.find_element(By.ID, "q")
+        box.clear()
+        box.send_keys("title:(")
+        Select(browser.find_element(By.ID, "mode")).select_by_value("lexical")
+        browser.find_element(By.ID, "go").click()
+        wait.until(lambda b: "bad query" in b.find_element(By.ID, "error").text)
+    finally:
+        browser.quit()
