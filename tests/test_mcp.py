@@ -121,3 +121,40 @@ def test_mcp_allow_index_adds_articles(index_copy, tmp_path):
     assert not added.is_error and added.structured_content["new"] == 1
     assert found.structured_content["results"][0]["id"] == "new.txt"  # the engine reopened the new generation
     assert missing.is_error and "no such file" in missing.content[0].text
+
+
+def test_mcp_streamable_http(sample_index):
+    """`byline mcp --http PORT`: the same tools over streamable HTTP on 127.0.0.1."""
+    import socket
+    import subprocess
+    import time
+
+    from mcp import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([BYLINE, "mcp", "--http", str(port), "--index", str(sample_index)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    async def script():
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            return names, await client.call_tool("search", {"query": QUESTION, "k": 1})
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+                time.sleep(0.2)
+        names, found = asyncio.run(asyncio.wait_for(script(), 60))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "search" in names and "index_add" not in names
+    assert found.structured_content["results"][0]["id"] in NK
