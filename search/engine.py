@@ -141,12 +141,13 @@ class Engine:
         self._model = model
         self._lock = threading.RLock()
         self._ix: OpenIndex = OpenIndex(self.root, model)
+        self._retired: OpenIndex | None = None
         self._stamp = self._manifest_stamp()
 
     # -- the index, reopened when a newer generation is committed --------------------------
     def _manifest_stamp(self):
         try:
-            st = os.stat(self._ix.paths.manifest if hasattr(self, "_ix") else self.root / "manifest.json")
+            st = os.stat(self.root / "manifest.json")
         except OSError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -167,11 +168,20 @@ class Engine:
                 fresh = OpenIndex(self.root, self._model)
                 if "embedder" in self._ix.__dict__:  # keep the loaded model (same manifest checks)
                     fresh.__dict__["embedder"] = self._ix.__dict__["embedder"]
-                # The old generation is not closed here: a caller may still hold it (it is
-                # pinned, so its files stay readable); it is released when garbage-collected.
-                self._ix = fresh
+                # The one before is closed at the next switch, not now: a caller outside the lock
+                # (the saved-search command) may still read it. Its files stay pinned till then.
+                if self._retired is not None:
+                    self._retired.close()
+                self._retired, self._ix = self._ix, fresh
             self._stamp = stamp
         return self._ix
+
+    def close(self) -> None:
+        with self._lock:
+            for ix in (self._ix, self._retired):
+                if ix is not None:
+                    ix.close()
+            self._retired = None
 
     def warm(self, semantic: bool = True) -> None:
         """Load the lexical index (and the model) now, so the first query is fast."""
