@@ -364,3 +364,15 @@ def test_search_page_in_a_real_browser(served, tmp_path):
         wait.until(lambda b: "bad query" in b.find_element(By.ID, "error").text)
     finally:
         browser.quit()
+
+
+def test_port_in_use_is_a_clear_error(sample_index, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "XDG_RUNTIME_DIR": str(tmp_path)}
+        done = subprocess.run([BYLINE, "serve", "--index", str(sample_index), "--port", str(port)], env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not list(tmp_path.glob("byline/*.json"))  # no server announced

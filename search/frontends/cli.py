@@ -442,7 +442,7 @@ def serve(
     except IndexProblem as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @app.command("mcp")

@@ -333,9 +333,14 @@ def serve(index_dir: Path, model: str | None, host: str, port: int, token: str |
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             limit_concurrency=64, timeout_keep_alive=5)
     server = uvicorn.Server(config)
-    print(f"byline: serving {engine.root} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+    print(f"byline: opened {engine.root}; listening on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr,
+          flush=True)
     try:
         server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind, after logging why
+        if not server.started:
+            raise OSError("the address is in use or not available; choose another with --port") from None
+        raise
     finally:
         if announce:
             discovery.withdraw(engine.root)
