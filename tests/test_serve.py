@@ -350,6 +350,8 @@ def test_search_page_in_a_real_browser(served, tmp_path):
         assert first.find_elements(By.CSS_SELECTOR, ".passage mark")  # the query's words highlighted
         assert "2022-01-14" in first.find_element(By.CSS_SELECTOR, ".meta").text or "north-korea" in first.text
         assert "results for" in browser.find_element(By.ID, "summary").text
+        copies = browser.find_elements(By.CSS_SELECTOR, "li.result .copies")  # a story's copies, folded
+        assert copies and copies[0].text.startswith("+1 copy")
         artifacts = Path(os.environ.get("BYLINE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
         artifacts.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(artifacts / "serve-page.png"))
