@@ -464,11 +464,12 @@ def parse_html(html: str, article_id: str) -> Article | None:
 def read_feed(raw: bytes, path: Path, rel: str) -> Iterator[Article | Skipped]:
     """The entries of an RSS or Atom feed as articles: id from the guid (else the link), title,
     date, source from the feed's title, url, author, and the text of the entry's content (else
-    its summary) with the HTML stripped. Only these bytes are parsed: feedparser is given bytes,
-    never a URL or file name, so it fetches nothing."""
+    its summary) with the HTML stripped. Only these bytes are parsed: feedparser is given a stream
+    of them, never a URL or a file name, and external entities are off, so it fetches nothing."""
     import feedparser
 
-    parsed = feedparser.parse(raw, resolve_relative_uris=False, sanitize_html=True)
+    # A stream, not bytes: feedparser opens bytes as a file name when such a file exists.
+    parsed = feedparser.parse(io.BytesIO(raw), resolve_relative_uris=False, sanitize_html=True)
     if not parsed.get("version") and not parsed.entries:
         reason = f" ({parsed.get('bozo_exception')})" if parsed.get("bozo") else ""
         yield Skipped(str(path), f"not an RSS or Atom feed{reason}")

@@ -107,3 +107,15 @@ def test_saved_search_as_atom(index_copy):
     assert both.exit_code == 0
     refused = runner.invoke(app, ["saved", "run", "--all", "--format", "atom", "--index", str(index_copy)])
     assert refused.exit_code == 2 and "one saved search" in refused.output
+
+
+def test_feed_bytes_are_never_taken_for_a_file_name(tmp_path):
+    """feedparser opens a bytes argument as a file name when it can: a .xml file holding the
+    path of another file must not make byline read (and index) that other file."""
+    secret = tmp_path / "elsewhere" / "private.rss"
+    secret.parent.mkdir()
+    secret.write_text(RSS)
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "pointer.xml").write_text(str(secret))
+    articles, skipped = read(tmp_path / "feeds")
+    assert not articles and len(skipped) == 1 and "not an RSS or Atom feed" in skipped[0].reason
