@@ -1,4 +1,4 @@
-"""Read articles from files: plain text, Markdown, HTML, JSON, JSONL and CSV.
+"""Read articles from files: plain text, Markdown, HTML, JSON, JSONL, CSV, and RSS/Atom feeds.
 
 `read_paths` walks files and folders and yields an `Article` for every article it can read and a
 `Skipped` for every file or record it cannot, so one bad file never stops the rest.
@@ -24,7 +24,9 @@ TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+FEED_SUFFIXES = {".xml", ".rss", ".atom"}  # RSS 0.9x/1.0/2.0 and Atom, read with feedparser
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | FEED_SUFFIXES
+MAX_FEED_BYTES = 256 * 1024 * 1024  # a feed file is parsed whole
 # One article is never this long; a bigger .txt/.md/.html file is a log or a dump, not news.
 # The limit also bounds each JSON Lines record.
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
@@ -203,6 +205,9 @@ def _read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | S
             return
     if raw is None:
         return
+    if suffix in FEED_SUFFIXES:  # feedparser reads the bytes itself (the XML declares its encoding)
+        yield from read_feed(raw, path, _relative(path, root))
+        return
     try:
         text = decode(raw)
     except UnreadableFile as exc:
@@ -261,7 +266,8 @@ def _read_bounded(fh, path: Path, suffix: str, root: Path, fields: FieldMap):
     file's items (a streamed JSON Lines feed, or a Skipped) have been yielded."""
     size = os.fstat(fh.fileno()).st_size
     limit, what = ((MAX_RECORD_FILE_BYTES, "a .json or .csv file (use JSON Lines for bigger feeds)")
-                   if suffix in RECORD_SUFFIXES else (MAX_ARTICLE_BYTES, "one article"))
+                   if suffix in RECORD_SUFFIXES else (MAX_FEED_BYTES, "a feed file")
+                   if suffix in FEED_SUFFIXES else (MAX_ARTICLE_BYTES, "one article"))
     if size > limit and suffix != ".jsonl":
         yield Skipped(str(path), _too_large(f"{size / 2**20:.1f} MB", limit, what))
         return None
@@ -453,6 +459,68 @@ def parse_html(html: str, article_id: str) -> Article | None:
         url=url,
         author=meta.get("author") or meta.get("article:author"),
     )
+
+
+def read_feed(raw: bytes, path: Path, rel: str) -> Iterator[Article | Skipped]:
+    """The entries of an RSS or Atom feed as articles: id from the guid (else the link), title,
+    date, source from the feed's title, url, author, and the text of the entry's content (else
+    its summary) with the HTML stripped. Only these bytes are parsed: feedparser is given a stream
+    of them, never a URL or a file name, and external entities are off, so it fetches nothing."""
+    import feedparser
+
+    # A stream, not bytes: feedparser opens bytes as a file name when such a file exists.
+    parsed = feedparser.parse(io.BytesIO(raw), resolve_relative_uris=False, sanitize_html=True)
+    if not parsed.get("version") and not parsed.entries:
+        reason = f" ({parsed.get('bozo_exception')})" if parsed.get("bozo") else ""
+        yield Skipped(str(path), f"not an RSS or Atom feed{reason}")
+        return
+    source = _one_line(parsed.feed.get("title", "")) or None
+    count = 0
+    for number, entry in enumerate(parsed.entries, start=1):
+        where = f"{path}:entry {number}"
+        html = (entry.get("content") or [{}])[0].get("value") or entry.get("summary") or ""
+        text = _html_text(html)
+        title = _one_line(_html_text(entry.get("title", "")))
+        if not text:
+            if not title:
+                yield Skipped(where, "feed entry has no title or text")
+                continue
+            text = title
+        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+        day = f"{stamp.tm_year:04d}-{stamp.tm_mon:02d}-{stamp.tm_mday:02d}" if stamp else parse_date(
+            entry.get("published") or entry.get("updated"))
+        entry_id = entry.get("id") or entry.get("link")
+        count += 1
+        yield Article(
+            id=str(entry_id) if entry_id else f"{rel}#{number}",
+            title=title or text[:80],
+            text=text,
+            date=day,
+            source=source,
+            url=_opt_str(entry.get("link")),
+            author=_opt_str(entry.get("author")),
+            path=os.path.abspath(path),
+            id_from_path=not entry_id,
+        )
+    if count == 0:
+        yield Skipped(str(path), "no entries in feed")
+
+
+def _html_text(html: str) -> str:
+    """The text of an HTML fragment (a feed entry's content), paragraphs kept apart."""
+    if "<" not in html and "&" not in html:
+        return html.strip()
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(_DROP_TAGS):
+        tag.decompose()
+    blocks = soup.find_all(["p", "li", "blockquote", "h2", "h3", "pre"])
+    if blocks:
+        paragraphs = [b.get_text(" ", strip=True) for b in blocks if not b.find(["p", "li"])]
+    else:
+        paragraphs = soup.get_text("\n").split("\n")
+    return "\n\n".join(re.sub(r"\s+", " ", p).strip() for p in paragraphs if p.strip())
 
 
 def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap) -> Iterator[Article | Skipped]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from search import highlight
-from search.ranker import Result
+if TYPE_CHECKING:  # the ranker (numpy, FAISS) is not needed to write results, e.g. from a server
+    from search.ranker import Result
 
 FORMATS = ("table", "json", "jsonl", "trec", "ids")
 
@@ -23,9 +23,11 @@ class Answer:
     extra: dict | None = None  # fields added to every JSON record (e.g. a saved search's name)
 
 
-def result_dict(result: Result) -> dict:
+def result_dict(result: Result, wire: bool = False) -> dict:
+    """A result as JSON; `wire` adds what `result_from_dict` needs to rebuild it (the query
+    terms and whether the answer ends the article), for `byline search` through a server."""
     a = result.article
-    return {
+    out = {
         "rank": result.rank,
         "score": round(result.score, 6),
         "id": a.id,
@@ -43,6 +45,62 @@ def result_dict(result: Result) -> dict:
         "duplicates": [{"id": d.id, "title": d.title, "date": d.date, "source": d.source}
                        for d in result.duplicates],
     }
+    if wire:
+        out["terms"] = sorted(result.terms)
+        out["answer_at_end"] = bool(result.answer is not None and result.answer.at_end)
+    return out
+
+
+@dataclass
+class WireAnswer:
+    """An answer sentence as a server sent it (the fields of answers.AnswerSentence)."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+    who: str | None = None
+    at_end: bool = False
+
+    def as_dict(self) -> dict:
+        out = {"text": self.text, "start": self.start, "end": self.end, "score": self.score}
+        if self.who:
+            out["who"] = self.who
+        return out
+
+
+@dataclass
+class WireResult:
+    """A result as a server sent it: what this module reads of a ranker.Result, without
+    importing the ranker (numpy, FAISS), so `byline search` through a server starts fast."""
+
+    rank: int
+    score: float
+    article: object
+    passage: str
+    chunk_id: int
+    terms: set
+    lexical_rank: int | None
+    semantic_rank: int | None
+    duplicates: list
+    answer: WireAnswer | None
+    highlights: list
+
+
+def result_from_dict(d: dict) -> WireResult:
+    """The result that `result_dict(result, wire=True)` describes."""
+    from index.store import StoredArticle
+
+    a = d.get("answer")
+    answer = None if a is None else WireAnswer(a["text"], a["start"], a["end"], a["score"], a.get("who"),
+                                               bool(d.get("answer_at_end")))
+    return WireResult(
+        rank=d["rank"], score=d["score"],
+        article=StoredArticle(d["id"], d["title"], d["date"], d["source"], d["url"], d["path"]),
+        passage=d["passage"], chunk_id=d["chunk_id"], terms=set(d.get("terms", ())),
+        lexical_rank=d["lexical_rank"], semantic_rank=d["semantic_rank"],
+        duplicates=[StoredArticle(x["id"], x["title"], x["date"], x["source"], None, None) for x in d["duplicates"]],
+        answer=answer, highlights=[tuple(span) for span in d["highlights"]])
 
 
 def copies_note(result: Result) -> str:
@@ -114,6 +172,8 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
             article.append(f"\n{a.id}", style="dim")
             if r.duplicates:
                 article.append(f"\n{copies_note(r)}", style="magenta")
+            from search import highlight
+
             text, spans = highlight.snippet(r.passage, r.highlights)
             passage = _answer_text(r)
             passage.append_text(_marked(text, spans, "dim" if r.answer is not None else ""))
@@ -138,6 +198,8 @@ def _answer_text(result: Result):
     answer = result.answer
     if answer is None:
         return Text("")
+    from search import highlight
+
     text = " ".join(answer.text.split())
     out = Text("… " if answer.start > 0 else "", style="bold")
     out.append_text(_marked(text, highlight.spans(text, result.terms), "bold"))

@@ -15,7 +15,7 @@ from index.documents import Article
 from index.layout import IndexPaths
 from search.answers import Answerer
 from search.attribution import name_in
-from search.cli import app
+from search.frontends.cli import app
 from search.opened import OpenIndex
 
 from conftest import NK_SAMPLE, NK_SEED

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from index.embedder import resolve_model
-from search.cli import app
+from search.frontends.cli import app
 
 from conftest import NK, NK_SAMPLE, ROOT
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from index import readers
 from index.documents import Article, Cut, Skipped
-from search.cli import app
+from search.frontends.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = "Harbour reopens\n\nThe harbour reopened after months of dredging work."

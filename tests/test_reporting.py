@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from search.cli import app
+from search.frontends.cli import app
 from search.queries import QueryFileError, read_queries
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from index import lexical, safe_pickle
 from index.layout import IndexPaths
-from search.cli import app
+from search.frontends.cli import app
 
 QUESTION = "who proposed talks without preconditions"
 PWNED = "pwned"  # what the crafted pickles would create in the working folder

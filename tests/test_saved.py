@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from search.cli import app
+from search.frontends.cli import app
 
 from conftest import NK
 

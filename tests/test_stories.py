@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from index.builder import open_writer
 from index.layout import IndexPaths
 from index.readers import read_paths
-from search.cli import app
+from search.frontends.cli import app
 from search.clusters import Clusters
 from search.filters import Filters
 from search.opened import OpenIndex

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from index.builder import write_lock
 from index.doctor import check
 from index.layout import IndexPaths
-from search.cli import app
+from search.frontends.cli import app
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
 

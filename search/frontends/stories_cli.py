@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from search.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
 from search.fusion import DEFAULT_FUSION
 
 CollapseOpt = Annotated[bool, typer.Option(
@@ -63,18 +63,15 @@ def similar(
     """
     from index.manifest import IndexProblem
     from search import output
-    from search.clusters import Clusters
-    from search.opened import OpenIndex
-    from search.ranker import Ranker
-    from search.similar import UnknownArticle, similar as like
+    from search.engine import BadRequest, Engine, NotFound, SearchRequest
 
     try:
         fmt = output_format(fmt)
-        view = view_from(collapse, sort, recent, half_life)
-        options = search_options(mode, k, source, since, until, DEFAULT_FUSION)
-        ix = OpenIndex(index_dir(index), model)
-        results = like(Ranker(ix, options), article_id, view, Clusters(ix.store) if collapse else None)
-    except (ValueError, UnknownArticle, IndexProblem) as exc:
+        request = SearchRequest("", k, mode, tuple(source or ()), since, until, DEFAULT_FUSION, collapse, sort,
+                                recent, half_life)
+        request.checked()
+        results = Engine(index_dir(index), model).similar(article_id, request).results
+    except (BadRequest, ValueError, NotFound, IndexProblem) as exc:
         fail(str(exc))
     output.write([output.Answer("similar", f"like {article_id}", results)], fmt, sys.stdout, tag="byline-similar")
     raise typer.Exit(0 if results else 1)

@@ -7,6 +7,8 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from search.engine import search_options  # noqa: F401  (validation lives in the engine)
+
 IndexOpt = Annotated[Optional[Path], typer.Option(
     "--index", envvar="BYLINE_INDEX", show_envvar=True,
     help="Index folder (default: ~/.local/share/byline/index).", show_default=False)]
@@ -44,23 +46,6 @@ def index_dir(index: Path | None) -> Path:
     from index.layout import default_index_dir
 
     return index or default_index_dir()
-
-
-
-
-def search_options(mode: str, k: int, sources: list[str] | None, since: str | None, until: str | None,
-                   fusion: str):
-    """Validated SearchOptions from command-line values; raises ValueError with a clear message."""
-    from search.filters import Filters
-    from search.ranker import FUSIONS, MODES, SearchOptions
-
-    if mode not in MODES:
-        raise ValueError(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
-    if fusion not in FUSIONS:
-        raise ValueError(f"unknown --fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-    if k < 1:
-        raise ValueError("-k must be at least 1")
-    return SearchOptions(mode=mode, k=k, filters=Filters.build(sources, since, until), fusion=fusion)
 
 
 def output_format(fmt: str | None) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from search.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
+from search.frontends.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
 from search.fusion import DEFAULT_FUSION
 
 if TYPE_CHECKING:
@@ -404,8 +404,9 @@ def run(
     include_copies: Annotated[bool, typer.Option("--include-copies", help="With --new, also report copies (near-duplicates) of articles already reported.")] = False,
     reset: Annotated[bool, typer.Option("--reset", help="Forget what was seen (first, when given with --new or --mark-seen).")] = False,
     fmt: Annotated[Optional[str], typer.Option(
-        "--format", "-o", help="table, json, jsonl, trec or ids (default: the searches' own format, else "
-        "table on a terminal, json when piped).", show_default=False)] = None,
+        "--format", "-o", help="table, json, jsonl, trec, ids, or atom (an Atom feed of one search, for feed "
+        "readers) (default: the searches' own format, else table on a terminal, json when piped).",
+        show_default=False)] = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
@@ -423,15 +424,14 @@ def run(
 
       byline saved run --all --new --format jsonl >> ~/news-alerts.jsonl
 
+      byline saved run sanctions --format atom > ~/feeds/sanctions.atom
+
     Exit status: 0 with results, 1 with none (with --new: nothing new), 2 if a search failed.
     """
     from index.manifest import IndexProblem
     from search import output
-    from search import pipeline
+    from search.engine import BadRequest, Engine
     from search.lexical import QuerySyntaxError
-    from search.collapse import story_ids
-    from search.ranker import Ranker
-    from search.stories import View
 
     if run_all == bool(names):
         fail("give the NAMEs of saved searches, or --all (not both)")
@@ -451,7 +451,10 @@ def run(
         if unknown:
             fail(f"no saved search named {', '.join(map(repr, unknown))}; `byline saved list` shows them")
         chosen = [searches[n] for n in wanted]
-    if fmt is not None:
+    if fmt == "atom":
+        if len(chosen) != 1:
+            fail("--format atom writes the feed of one saved search: give one NAME")
+    elif fmt is not None:
         try:
             output_format(fmt)
         except ValueError as exc:
@@ -470,7 +473,11 @@ def run(
         if not (new or mark_seen):
             raise typer.Exit(0)
 
-    ix = _open(index, model)
+    try:
+        engine = Engine(index_dir(index), model)
+    except IndexProblem as exc:
+        fail(str(exc))
+    ix = engine.index
     known_sources = {src.lower() for src, _ in ix.store.sources()}
     failed = False
     ready = []  # (search, options, articles already seen)
@@ -481,7 +488,7 @@ def run(
             if missing:
                 have = ", ".join(sorted(src for src, _ in ix.store.sources())[:10]) or "none"
                 raise ValueError(f"source {missing[0]!r} is not in the index (sources: {have})")
-            seen = store.state(s.name).seen if (new or mark_seen) else set()
+            seen = store.state(s.name).seen if (new or mark_seen) else None
         except QuerySyntaxError as exc:
             error(f"saved search {s.name}: bad query: {exc}")
             failed = True
@@ -495,15 +502,11 @@ def run(
     answers, reported = [], {}
     for s, options, seen in ready:
         try:
-            # --include-copies: copies are results of their own, so a new copy can be reported.
-            with ix.reading():
-                [results] = pipeline.run(Ranker(ix, options), [s.query], View(collapse=not (new and include_copies)))
-        except (ValueError, IndexProblem) as exc:
+            results = engine.saved_results(s, seen if new else None, include_copies).results
+        except (BadRequest, ValueError, IndexProblem) as exc:
             error(f"saved search {s.name}: {exc}")
             failed = True
             continue
-        if new:  # a copy of a story already reported is not new, unless asked for
-            results = [r for r in results if not story_ids(r) & seen]
         answers.append(output.Answer(s.name, s.query, results, extra={"name": s.name}))
         reported[s.name] = [r.article.id for r in results]
 
@@ -515,11 +518,17 @@ def run(
 
     if answers:
         formats = {s.format for s, _, _ in ready}
-        fmt = output_format(fmt or (formats.pop() if len(formats) == 1 else None))
+        fmt = fmt if fmt == "atom" else output_format(fmt or (formats.pop() if len(formats) == 1 else None))
         modes = {s.mode for s, _, _ in ready}
         tag = f"byline-{modes.pop()}" if len(modes) == 1 else "byline-saved"
         try:
-            output.write(answers, fmt, sys.stdout, tag=tag, batch=run_all or len(chosen) > 1)
+            if fmt == "atom":
+                from search import atom
+
+                [a] = answers
+                sys.stdout.write(atom.feed(a.query_id, a.query, a.results))
+            else:
+                output.write(answers, fmt, sys.stdout, tag=tag, batch=run_all or len(chosen) > 1)
             # Record only what really reached stdout: a failed write or flush raises before that.
             sys.stdout.flush()
         except BrokenPipeError:

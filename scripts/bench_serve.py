@@ -1,0 +1,144 @@
+"""Benchmark `byline serve`: warm latency through the server, 16 concurrent clients, and a cold
+`byline search` command through the server against one that opens the index itself.
+
+    .venv/bin/python scripts/bench_serve.py                 # an index of samples/ (+ the seed article)
+    .venv/bin/python scripts/bench_serve.py --index DIR     # an existing index (e.g. the BBC set)
+
+Starts a real `byline serve` on a free loopback port (with XDG_RUNTIME_DIR in a temp folder, so
+`byline search` finds it), then measures:
+  warm      N sequential GET /search requests per mode (p50/p95), answers included
+  load      C threads x R requests at once (p50/p95, requests/s, failures)
+  cold CLI  whole `byline search` processes, through the server and with --no-server
+Prints the figures; docs/serve.md keeps the latest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BYLINE = str(Path(sys.executable).with_name("byline"))
+QUERIES = ["who proposed talks without preconditions", "rail strike", "interest rate decision",
+           "sanctions on North Korea", "election results", "floods and heavy rain", "new vaccine trial",
+           "football transfer fee"]
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def pct(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
+    return f"p50 {statistics.median(values) * 1000:6.1f} ms   p95 {q[18] * 1000:6.1f} ms"
+
+
+def get(url: str) -> tuple[int, float]:
+    start = time.perf_counter()
+    with OPENER.open(url, timeout=120) as reply:
+        reply.read()
+        return reply.status, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", type=Path, help="an existing index (default: build one of samples/)")
+    ap.add_argument("--warm", type=int, default=40, help="sequential requests per mode")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--requests", type=int, default=10, help="per client")
+    ap.add_argument("--cold", type=int, default=5, help="cold commands each way")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="byline-bench-serve-"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_RUNTIME_DIR": str(work)}
+    index = args.index
+    if index is None:
+        index = work / "ix"
+        sources = [str(ROOT / "samples")]
+        seed = ROOT.parent / "shared" / "data" / "seed"
+        if seed.is_dir():
+            sources.append(str(seed))
+        subprocess.run([BYLINE, "index", "add", *sources, "--index", str(index), "-q"], env=env, check=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([BYLINE, "serve", "--index", str(index), "--port", str(port)], env=env,
+                              stderr=subprocess.DEVNULL)
+    try:
+        started = time.perf_counter()
+        while True:
+            try:
+                get(base + "/status")
+                break
+            except OSError:
+                if server.poll() is not None or time.perf_counter() - started > 120:
+                    sys.exit("byline serve did not start")
+                time.sleep(0.1)
+        print(f"index {index}: server up in {time.perf_counter() - started:.1f} s (index opened, model loaded)")
+
+        for mode in ("lexical", "semantic", "hybrid"):
+            times = []
+            for i in range(args.warm):
+                q = urllib.parse.urlencode({"q": QUERIES[i % len(QUERIES)], "mode": mode, "k": 10})
+                status, t = get(f"{base}/search?{q}")
+                assert status == 200
+                times.append(t)
+            print(f"warm {mode:<8} {args.warm} requests, k=10, answers: {pct(times)}")
+
+        times, failures, lock = [], [], threading.Lock()
+
+        def client(n: int) -> None:
+            for i in range(args.requests):
+                q = urllib.parse.urlencode({"q": QUERIES[(n + i) % len(QUERIES)], "k": 10})
+                try:
+                    status, t = get(f"{base}/search?{q}")
+                    ok = status == 200
+                except OSError as exc:
+                    ok, t = False, 0.0
+                    status = exc
+                with lock:
+                    times.append(t)
+                    if not ok:
+                        failures.append(status)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+        total = args.clients * args.requests
+        print(f"load     {args.clients} clients x {args.requests} hybrid requests: {pct(times)}   "
+              f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
+
+        for label, extra in (("through server", []), ("--no-server   ", ["--no-server"])):
+            for mode in ("lexical", "hybrid"):
+                times = []
+                for i in range(args.cold):
+                    start = time.perf_counter()
+                    subprocess.run([BYLINE, "search", QUERIES[i % len(QUERIES)], "--mode", mode, "--index",
+                                    str(index), "-o", "json", *extra], env=env, stdout=subprocess.DEVNULL, check=True)
+                    times.append(time.perf_counter() - start)
+                print(f"cold CLI {label} {mode:<7} {args.cold} runs: {pct(times)}")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import typer, rich"], check=True)
+        print(f"(python + typer + rich imports alone: {(time.perf_counter() - start) * 1000:.0f} ms)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""The read side's one entry point: open an index once, then search, answer, find similar
+articles, fetch an article, run saved searches and report status.
+
+Every front end (the command line, `byline serve`, `byline mcp`) builds a request dataclass from
+its own input and calls an `Engine`; the options are validated here and results turned into
+plain dicts here (`Response.to_dict`), so no front end re-implements either. An engine holds one
+`OpenIndex` and reopens it when a writer commits a newer generation, keeping the loaded model.
+Calls are serialised by a lock: one index, one model, one query at a time.
+
+Errors: `BadRequest` (the caller must fix the request), `NotFound` (no such article or saved
+search), and `index.manifest.IndexProblem` (the index itself cannot be read).
+Heavy modules load on first use, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from search.fusion import DEFAULT_FUSION
+
+if TYPE_CHECKING:
+    from search.opened import OpenIndex
+    from search.ranker import Result, SearchOptions
+    from search.saved import SavedSearch
+
+MAX_QUERY_CHARS = 4000  # a question or a few paragraphs; a longer "query" is a mistake or abuse
+MAX_K = 10000
+
+
+class BadRequest(ValueError):
+    """A request the caller must fix; the message says what is wrong."""
+
+
+class NotFound(LookupError):
+    """No article or saved search of that name."""
+
+
+def search_options(mode: str, k: int, sources: list[str] | None, since: str | None, until: str | None,
+                   fusion: str) -> SearchOptions:
+    """Validated SearchOptions; raises ValueError with a clear message."""
+    from search.filters import Filters
+    from search.ranker import FUSIONS, MODES, SearchOptions
+
+    if mode not in MODES:
+        raise ValueError(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown --fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+    if not isinstance(k, int) or k < 1 or k > MAX_K:
+        raise ValueError(f"-k must be between 1 and {MAX_K}")
+    return SearchOptions(mode=mode, k=k, filters=Filters.build(sources, since, until), fusion=fusion)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search, with the options of `byline search`."""
+
+    query: str
+    k: int = 10
+    mode: str = "hybrid"
+    source: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    fusion: str = DEFAULT_FUSION
+    collapse: bool = True
+    sort: str = "relevance"
+    recent: bool = False
+    half_life: float = 30.0
+
+    def checked(self):
+        """(SearchOptions, View) for this request; BadRequest when an option is wrong."""
+        from search.stories import View
+
+        try:
+            options = search_options(self.mode, self.k, list(self.source), self.since, self.until, self.fusion)
+            view = View(collapse=self.collapse, sort=self.sort, recent=self.recent, half_life=self.half_life)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return options, view
+
+
+@dataclass
+class Response:
+    """The results of one query (or one saved search, or one "similar" request)."""
+
+    query: str
+    results: list[Result]
+    extra: dict = field(default_factory=dict)  # e.g. {"name": ...} for a saved search
+
+    def to_dict(self, wire: bool = False) -> dict:
+        from search.output import result_dict
+
+        return {**self.extra, "query": self.query, "results": [result_dict(r, wire) for r in self.results]}
+
+
+@dataclass
+class AnswerResponse:
+    """The answer to a question: the top result's answer sentence, else its best passage."""
+
+    query: str
+    result: Result | None
+
+    @property
+    def text(self) -> str | None:
+        r = self.result
+        if r is None:
+            return None
+        return " ".join((r.answer.text if r.answer is not None else r.passage).split())
+
+    @property
+    def kind(self) -> str:
+        return "none" if self.result is None else "sentence" if self.result.answer is not None else "passage"
+
+    def to_dict(self) -> dict:
+        from search.output import result_dict
+
+        r = self.result
+        return {"query": self.query, "answer": self.text, "kind": self.kind,
+                "who": r.answer.who if r is not None and r.answer is not None else None,
+                "article": result_dict(r) if r is not None else None}
+
+
+def check_query(query: object) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadRequest(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    return query
+
+
+class Engine:
+    """One index opened for reading, and every read operation on it."""
+
+    def __init__(self, index_dir: Path, model: str | os.PathLike | None = None):
+        from search.opened import OpenIndex
+
+        self.root = Path(index_dir)
+        self._model = model
+        self._lock = threading.RLock()
+        self._ix: OpenIndex = OpenIndex(self.root, model)
+        self._retired: OpenIndex | None = None
+        self._stamp = self._manifest_stamp()
+
+    # -- the index, reopened when a newer generation is committed --------------------------
+    def _manifest_stamp(self):
+        try:
+            st = os.stat(self.root / "manifest.json")
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    @property
+    def index(self) -> OpenIndex:
+        """The open index, switched to the newest committed generation when there is one."""
+        from index.manifest import IndexProblem, load_manifest
+        from search.opened import OpenIndex
+
+        stamp = self._manifest_stamp()
+        if stamp != self._stamp:
+            try:
+                generation = load_manifest(self._ix.paths).generation
+            except IndexProblem:
+                generation = self._ix.generation  # mid-commit or damaged: keep serving what we have
+            if generation != self._ix.generation:
+                fresh = OpenIndex(self.root, self._model)
+                if "embedder" in self._ix.__dict__:  # keep the loaded model (same manifest checks)
+                    fresh.__dict__["embedder"] = self._ix.__dict__["embedder"]
+                # The one before is closed at the next switch, not now: a caller outside the lock
+                # (the saved-search command) may still read it. Its files stay pinned till then.
+                if self._retired is not None:
+                    self._retired.close()
+                self._retired, self._ix = self._ix, fresh
+            self._stamp = stamp
+        return self._ix
+
+    def close(self) -> None:
+        with self._lock:
+            for ix in (self._ix, self._retired):
+                if ix is not None:
+                    ix.close()
+            self._retired = None
+
+    def warm(self, semantic: bool = True) -> None:
+        """Load the lexical index (and the model) now, so the first query is fast."""
+        with self._lock:
+            ix = self.index
+            ix.lexical
+            if semantic:
+                ix.embedder.encode_queries(["warm up"])
+
+    # -- operations -----------------------------------------------------------------------
+    def search(self, request: SearchRequest, answers: bool = True, answer_limit: int | None = None) -> Response:
+        [response] = self.search_many([request.query], request, answers, answer_limit)
+        return response
+
+    def search_many(self, queries: list[str], request: SearchRequest, answers: bool = True,
+                    answer_limit: int | None = None) -> list[Response]:
+        """Several queries with the options of `request` (its own query is ignored)."""
+        from search import pipeline
+        from search.ranker import Ranker
+
+        for q in queries:
+            check_query(q)
+        options, view = request.checked()
+        with self._lock:
+            ix = self.index
+            with self._reading(ix):
+                results = pipeline.run(Ranker(ix, options), list(queries), view, answers=answers,
+                                       answer_limit=answer_limit)
+        return [Response(q, r) for q, r in zip(queries, results)]
+
+    def answer(self, request: SearchRequest) -> AnswerResponse:
+        """The top result's answer sentence (or its best passage when it has none)."""
+        response = self.search(replace(request, k=1), answer_limit=1)
+        return AnswerResponse(request.query, response.results[0] if response.results else None)
+
+    def similar(self, article_id: str, request: SearchRequest) -> Response:
+        """Articles like `article_id` (the request's query is ignored), without its copies."""
+        from search.clusters import Clusters
+        from search.ranker import Ranker
+        from search.similar import UnknownArticle, similar
+
+        options, view = request.checked()
+        with self._lock:
+            ix = self.index
+            with self._reading(ix):
+                # Checked first: ix.reading() reports any other exception as a damaged index.
+                known = ix.store.article_text(article_id) is not None
+            if not known:
+                raise NotFound(str(UnknownArticle(f"no article with id {article_id!r} in the index; ids are "
+                                                  "shown in search results (e.g. byline search QUERY -o ids)")))
+            with self._reading(ix):
+                results = similar(Ranker(ix, options), article_id, view,
+                                  Clusters(ix.store) if view.collapse else None)
+        return Response(f"like {article_id}", results, {"like": article_id})
+
+    def get_article(self, article_id: str) -> dict:
+        """The article's metadata and full text."""
+        with self._lock:
+            ix = self.index
+            with ix.reading():
+                meta = ix.store.articles([article_id]).get(article_id)
+                text = ix.store.article_text(article_id)
+        if meta is None or text is None:
+            raise NotFound(f"no article with id {article_id!r} in the index; ids are shown in search results")
+        return {"id": meta.id, "title": meta.title, "date": meta.date, "source": meta.source, "url": meta.url,
+                "path": meta.path, "text": text[1]}
+
+    def saved_list(self) -> list[dict]:
+        from search.saved import SavedError, SavedStore
+
+        store = SavedStore(self.root)
+        try:
+            searches = store.load()
+        except SavedError as exc:
+            raise BadRequest(str(exc)) from None
+        return [{"name": s.name, **s.to_json()} for s in sorted(searches.values(), key=lambda s: s.name)]
+
+    def saved_search(self, name: str) -> SavedSearch:
+        from search.saved import SavedError, SavedStore
+
+        try:
+            found = SavedStore(self.root).load().get(name)
+        except SavedError as exc:
+            raise BadRequest(str(exc)) from None
+        if found is None:
+            raise NotFound(f"no saved search named {name!r}; `byline saved list` shows them")
+        return found
+
+    def saved_results(self, s: SavedSearch, seen: set[str] | None = None, include_copies: bool = False) -> Response:
+        """The results of saved search `s`; given what a --new run has `seen`, only those not
+        already reported (nor copies of them unless `include_copies`). Nothing is recorded."""
+        from search.collapse import story_ids
+
+        # --include-copies: copies are results of their own, so a new copy can be reported.
+        request = SearchRequest(s.query, k=s.k, mode=s.mode, source=tuple(s.source), since=s.since,
+                                until=s.until, fusion=s.fusion, collapse=not (seen is not None and include_copies))
+        self._check_sources(request)
+        response = self.search(request)
+        if seen is not None:
+            response.results = [r for r in response.results if not story_ids(r) & seen]
+        response.extra = {"name": s.name}
+        return response
+
+    def saved_run(self, name: str, new: bool = False) -> Response:
+        """Run saved search `name`; with `new`, only what earlier `new` runs did not report,
+        which is then recorded as reported."""
+        from search.saved import SavedError, SavedStore
+
+        s = self.saved_search(name)
+        store = SavedStore(self.root)
+        try:
+            if new:
+                store.check_writable()
+            seen = store.state(name).seen if new else None
+        except SavedError as exc:
+            raise BadRequest(str(exc)) from None
+        response = self.saved_results(s, seen)
+        if new:
+            ids = [r.article.id for r in response.results]
+            if ids:
+                store.mark_seen({name: ids})
+        return response
+
+    def status(self) -> dict:
+        """What the index holds and how it was built."""
+        with self._lock:
+            ix = self.index
+            m = ix.manifest
+            with ix.reading():
+                first, last = ix.store.date_range()
+                sources = dict(ix.store.sources()[:20])
+        size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        return {
+            "index": str(self.root), "generation": ix.generation, "format_version": m.format_version,
+            "model": m.model_name, "dimension": m.dimension, "chunking": m.chunking, "articles": m.articles,
+            "chunks": m.chunks, "vector_index": m.vector_index, "first_date": first, "last_date": last,
+            "sources": sources, "bytes": size, "created": m.created, "updated": m.updated,
+        }
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check_sources(self, request: SearchRequest) -> None:
+        """A saved search naming a source the index lacks fails instead of finding nothing."""
+        with self._lock:
+            known = {src.lower(): src for src, _ in self.index.store.sources()}
+        missing = [src for src in request.source if src.strip() and src.strip().lower() not in known]
+        if missing:
+            have = ", ".join(sorted(known.values())[:10]) or "none"
+            raise BadRequest(f"source {missing[0]!r} is not in the index (sources: {have})")
+
+    @staticmethod
+    def _reading(ix: OpenIndex):
+        """ix.reading(), with a bad query reported as a BadRequest."""
+        from contextlib import contextmanager
+
+        from search.lexical import QuerySyntaxError
+
+        @contextmanager
+        def guarded():
+            try:
+                with ix.reading():
+                    yield
+            except QuerySyntaxError as exc:
+                raise BadRequest(f"bad query: {exc}") from None
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+
+        return guarded()

@@ -1,0 +1,165 @@
+"""`byline mcp`: the index as tools for AI assistants, over the Model Context Protocol.
+
+Built on the official `mcp` SDK (its `MCPServer`, formerly FastMCP). Each tool takes typed,
+documented parameters, calls `search.engine.Engine`, and returns the engine's dict as structured
+content plus a short text rendering for the model to read. A bad request (a query that does not
+parse, an unknown id) is a tool error, never a crash. Read-only unless `allow_index`, which adds
+`index_add`.
+"""
+
+# No `from __future__ import annotations`: the SDK reads the tools' annotations at run time.
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from search.engine import BadRequest, Engine, NotFound, SearchRequest
+
+Mode = Literal["hybrid", "lexical", "semantic"]
+Sort = Literal["relevance", "date"]
+
+INSTRUCTIONS = (
+    "byline searches a local collection of news articles, by meaning and by exact words. "
+    "Use `search` to find articles (each result has the sentence that answers the query when one "
+    "does), `answer` for a one-line answer with its source, `get_article` for an article's full text, "
+    "`similar` for articles like one you found, `saved_run` for the user's saved searches "
+    "(saved_list names them), and `status` to see what the index holds."
+)
+
+
+def _render_results(data: dict) -> str:
+    """A few lines a model reads quickly: rank, title, date, source, id, then the answer or passage."""
+    lines = [f"{len(data['results'])} results for {data['query']!r}"]
+    for r in data["results"]:
+        meta = ", ".join(x for x in (r["date"], r["source"]) if x)
+        lines.append(f"{r['rank']}. {r['title']}" + (f" ({meta})" if meta else "") + f" [id: {r['id']}]")
+        text = (r["answer"] or {}).get("text") or r["passage"]
+        lines.append("   " + " ".join(text.split())[:400])
+        if r["duplicates"]:
+            lines.append(f"   +{len(r['duplicates'])} copies: " + ", ".join(d["id"] for d in r["duplicates"][:5]))
+    return "\n".join(lines)
+
+
+def build(index_dir: Path, model: "str | None" = None, allow_index: bool = False, engine: "Engine | None" = None):
+    """The MCP server for one index (the index is opened now; the model on the first semantic query)."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+    engine = engine or Engine(index_dir, model)
+    server = MCPServer(name="byline", instructions=INSTRUCTIONS, log_level="WARNING")
+    readonly = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+    def reply(data: dict, text: str) -> CallToolResult:
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+    def guarded(call):
+        from index.manifest import IndexProblem
+
+        try:
+            return call()
+        except (BadRequest, NotFound, IndexProblem) as exc:
+            raise ToolError(str(exc)) from None
+
+    Query = Annotated[str, Field(description="A question in your own words, or keywords; Whoosh syntax works: "
+                                             "title:korea, \"exact phrase\", AND/OR/NOT.", max_length=4000)]
+    K = Annotated[int, Field(description="Number of articles (stories) to return.", ge=1, le=100)]
+    ModeArg = Annotated[Mode, Field(description="hybrid (words and meaning), lexical (BM25 only) or semantic.")]
+    SourceArg = Annotated[list[str] | None, Field(description="Only articles from these sources (any case).")]
+    Since = Annotated[str | None, Field(description="Only articles dated on or after this day (YYYY-MM-DD).")]
+    Until = Annotated[str | None, Field(description="Only articles dated on or before this day (YYYY-MM-DD).")]
+    SortArg = Annotated[Sort, Field(description="relevance, or date: the relevant articles, newest first.")]
+    Out = Annotated[CallToolResult, dict[str, Any]]
+
+    def request(query="", k=10, mode="hybrid", source=None, since=None, until=None, sort="relevance"):
+        return SearchRequest(query, k, mode, tuple(source or ()), since, until, sort=sort)
+
+    @server.tool(annotations=readonly)
+    def search(query: Query, k: K = 10, mode: ModeArg = "hybrid", source: SourceArg = None, since: Since = None,
+               until: Until = None, sort: SortArg = "relevance") -> Out:
+        """Search the news articles; the best come first, each with the sentence that answers the
+        query (when one does), its best passage, its source and date, and its copies."""
+        data = guarded(lambda: engine.search(request(query, k, mode, source, since, until, sort)).to_dict())
+        return reply(data, _render_results(data))
+
+    @server.tool(annotations=readonly)
+    def answer(query: Query, mode: ModeArg = "hybrid", source: SourceArg = None, since: Since = None,
+               until: Until = None) -> Out:
+        """Answer a question in one sentence from the best article (its best passage when no
+        sentence answers), with the article's title, date, source and id."""
+        data = guarded(lambda: engine.answer(request(query, 1, mode, source, since, until)).to_dict())
+        a = data["article"]
+        if a is None:
+            return reply(data, "no article matches")
+        meta = ", ".join(x for x in (a["date"], a["source"]) if x)
+        label = "answer" if data["kind"] == "sentence" else "no answer sentence; best passage"
+        return reply(data, f"{label}: {data['answer']}\n— {a['title']} ({meta}) [id: {a['id']}]")
+
+    @server.tool(annotations=readonly)
+    def get_article(id: Annotated[str, Field(description="An article id, as given in results.")]) -> Out:
+        """The full text of one article, with its title, date, source and url."""
+        data = guarded(lambda: engine.get_article(id))
+        meta = ", ".join(x for x in (data["date"], data["source"]) if x)
+        return reply(data, f"{data['title']} ({meta})\n\n{data['text']}")
+
+    @server.tool(annotations=readonly)
+    def similar(id: Annotated[str, Field(description="An article id, as given in results.")], k: K = 10,
+                mode: ModeArg = "hybrid", source: SourceArg = None, since: Since = None, until: Until = None,
+                sort: SortArg = "relevance") -> Out:
+        """Articles most like the given one ("more like this"), without its own copies."""
+        data = guarded(lambda: engine.similar(id, request("", k, mode, source, since, until, sort)).to_dict())
+        return reply(data, _render_results(data))
+
+    @server.tool(annotations=readonly)
+    def saved_list() -> Out:
+        """The user's saved searches: name, query and options."""
+        rows = guarded(engine.saved_list)
+        text = "\n".join(f"{r['name']}: {r['query']}" for r in rows) or "no saved searches"
+        return reply({"saved": rows}, text)
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False))
+    def saved_run(name: Annotated[str, Field(description="A saved search's name (see saved_list).")],
+                  new: Annotated[bool, Field(description="Only articles not reported by an earlier new=true "
+                                                         "run; they are then recorded as reported.")] = False) -> Out:
+        """Run one of the user's saved searches."""
+        data = guarded(lambda: engine.saved_run(name, new=new).to_dict())
+        return reply(data, _render_results(data))
+
+    @server.tool(annotations=readonly)
+    def status() -> Out:
+        """What the index holds: article and chunk counts, dates, sources, model."""
+        data = guarded(engine.status)
+        return reply(data, json.dumps(data, indent=1))
+
+    if allow_index:
+        @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False))
+        def index_add(paths: Annotated[list[str], Field(description="Files or folders on this machine to index "
+                                                                     "(.txt .md .html .json .jsonl .csv .xml .rss .atom).")]) -> Out:
+            """Add (or update) articles from files and folders; the index switches to them at once."""
+            data = guarded(lambda: _index_add(engine, paths))
+            return reply(data, f"indexed: {data['new']} new, {data['changed']} changed, {data['unchanged']} unchanged, "
+                               f"{len(data['skipped'])} skipped")
+
+    return server
+
+
+def _index_add(engine: Engine, paths: list[str]) -> dict:
+    from index.builder import add_paths
+    from index.layout import IndexPaths
+
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise BadRequest(f"no such file or folder: {', '.join(missing)}")
+    report = add_paths(IndexPaths(engine.root), [Path(p) for p in paths], engine.index.embedder)
+    return {"new": report.new, "changed": report.changed, "unchanged": report.unchanged, "chunks": report.chunks,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
+
+
+def run(index_dir: Path, model: str | None, allow_index: bool, http_port: int | None, host: str = "127.0.0.1") -> None:
+    server = build(index_dir, model, allow_index)
+    if http_port is None:
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=http_port)
