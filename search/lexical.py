@@ -111,16 +111,7 @@ def plain_scorer(searcher, filters: Filters) -> bm25.Scorer:
 def search_articles(searcher, q: wq.Query, limit: int, filters: Filters,
                     scorer: bm25.Scorer | None = None) -> list[tuple[str, float]]:
     """Top articles of the whole-article index as (article_id, BM25F score), best first."""
-    terms = bm25.plain_terms(q, SEARCH_FIELDS) if scorer is not None else None
-    if terms is not None:
-        try:
-            hits = scorer.top(terms, limit)
-        except bm25.UnsupportedPostings:
-            pass
-        else:
-            return [(searcher.stored_fields(docnum)["article_id"], score) for docnum, score in hits]
-    results = searcher.search(q, limit=limit, filter=filter_query(filters))
-    return [(hit["article_id"], hit.score) for hit in results]
+    return _search(searcher, q, limit, filters, scorer, "article_id")
 
 
 def search_chunks(searcher, q: wq.Query, limit: int, filters: Filters,
@@ -129,6 +120,11 @@ def search_chunks(searcher, q: wq.Query, limit: int, filters: Filters,
 
     With `plain_scorer(searcher, filters)`, plain-word queries are scored with numpy (the same
     scores, several times faster on large indexes); the rest go through Whoosh."""
+    return _search(searcher, q, limit, filters, scorer, "chunk_id")
+
+
+def _search(searcher, q: wq.Query, limit: int, filters: Filters, scorer: bm25.Scorer | None, key: str) -> list:
+    """(stored `key` field, score) of the top documents of one Whoosh index."""
     terms = bm25.plain_terms(q, SEARCH_FIELDS) if scorer is not None else None
     if terms is not None:
         try:
@@ -136,6 +132,6 @@ def search_chunks(searcher, q: wq.Query, limit: int, filters: Filters,
         except bm25.UnsupportedPostings:
             pass
         else:
-            return [(searcher.stored_fields(docnum)["chunk_id"], score) for docnum, score in hits]
+            return [(searcher.stored_fields(docnum)[key], score) for docnum, score in hits]
     results = searcher.search(q, limit=limit, filter=filter_query(filters))
-    return [(hit["chunk_id"], hit.score) for hit in results]
+    return [(hit[key], hit.score) for hit in results]
