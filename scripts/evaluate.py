@@ -301,10 +301,17 @@ def variants(which: str) -> list[Variant]:
              for w in (0.55, 0.6, 0.7, 0.75, 0.8) for g in ("off", "agree")]
     grid += [replace(hybrid, rrf_k=k) for k in (1, 5, 10)]
     out += [Variant(fusion_name(o), o) for o in grid]
+    if which == "report":
+        v1 = replace(hybrid, lexical_unit="passage", feedback_gate="non-question", lexical_confidence=0.0,
+                     sentence_depth=0, sentence_weight=0.0, lead_weight=0.0, negation_depth=0)
+        sem = replace(base, mode="semantic", semantic_evidence=True)
+        return out + [Variant("v1 default: " + fusion_name(v1), v1),
+                      Variant(f"semantic + sentence evidence (sent={sem.sentence_depth}x{sem.sentence_weight:g}"
+                              f"+lead{sem.lead_weight:g})", sem)]
     if which == "final":
         sem = replace(base, mode="semantic")
         pairs = ((0, 0), (0, 0.2), (0.2, 0.2), (0, 0.3), (0.1, 0.3))
-        rows = [Variant(f"semantic sent=30x{b:g}+lead{l:g}", replace(sem, sentence_depth=30, sentence_weight=b, lead_weight=l))
+        rows = [Variant(f"semantic sent=30x{b:g}+lead{l:g}", replace(sem, sentence_depth=30, sentence_weight=b, lead_weight=l, semantic_evidence=True))
                 for b, l in pairs[1:]]
         grid = [replace(hybrid, sentence_depth=30 if (b or l) else 0, sentence_weight=b, lead_weight=l,
                         lexical_confidence=c, feedback_gate=g, lexical_unit=u)
@@ -312,7 +319,7 @@ def variants(which: str) -> list[Variant]:
         return out[:3] + rows + [Variant(fusion_name(o), o) for o in grid]
     if which == "lead":
         sem = replace(base, mode="semantic")
-        rows = [Variant(f"semantic sent={d}x{b:g}+lead{l:g}", replace(sem, sentence_depth=d, sentence_weight=b, lead_weight=l))
+        rows = [Variant(f"semantic sent={d}x{b:g}+lead{l:g}", replace(sem, sentence_depth=d, sentence_weight=b, lead_weight=l, semantic_evidence=True))
                 for d in (50,) for b, l in ((0, 0.2), (0, 0.4), (0, 0.6), (0.2, 0.4), (0.2, 0.2))]
         grid = [replace(hybrid, sentence_depth=50, sentence_weight=b, lead_weight=l, lexical_confidence=c,
                         feedback_gate=g, lexical_unit=u)
@@ -329,7 +336,7 @@ def variants(which: str) -> list[Variant]:
         return out[:3] + [Variant(fusion_name(o), o) for o in grid]
     if which == "sent":
         sem = replace(base, mode="semantic")
-        rows = [Variant(f"semantic sent={d}x{w:g}", replace(sem, sentence_depth=d, sentence_weight=w))
+        rows = [Variant(f"semantic sent={d}x{w:g}", replace(sem, sentence_depth=d, sentence_weight=w, semantic_evidence=True))
                 for d in (20, 50) for w in (0.3, 0.5, 0.7, 1.0)]
         grid = [replace(hybrid, sentence_depth=d, sentence_weight=w, lexical_confidence=c)
                 for d in (20, 50) for w in (0.3, 0.5, 0.7) for c in (0.0, 0.3)]
@@ -380,7 +387,7 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
                         question_weight=0.0, feedback_articles=0, feedback_weight=0.0,
                         lexical_unit="article", feedback_gate="off", lexical_confidence=0.0,
                         sentence_depth=0, sentence_weight=0.0, feedback_strength=0.0, negation_depth=0,
-                        lead_weight=0.0)
+                        lead_weight=0.0, semantic_evidence=False)
     if retrieval not in cache:
         ranker = Ranker(index, retrieval)
         cache[retrieval] = (ranker, ranker.retrieve(texts))
@@ -556,7 +563,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "new", "sent", "gate", "lead", "final", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "final", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")

@@ -49,17 +49,20 @@ class SearchOptions:
     # When query feedback runs: "agree" (a non-question whose lexical and semantic top articles
     # are the same), "strong" (a non-question whose lexical strength, see below, reaches
     # `feedback_strength`, or "agree"), "non-question" (every non-question), "off".
-    feedback_gate: str = "agree"
+    feedback_gate: str = "strong"
     feedback_strength: float = 0.3
     # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
-    lexical_confidence: float = 0.0
+    lexical_confidence: float = 0.15
     # Sentence evidence (search/sentence_scores.py): the top `sentence_depth` articles of each
     # side are re-scored on the semantic side by (1 - s - l) * best passage + s * best sentence
     # + l * lead sentence.
-    sentence_depth: int = 0
-    sentence_weight: float = 0.0
-    lead_weight: float = 0.0
+    # Hybrid mode only, unless `semantic_evidence`: the modes lexical and semantic are each
+    # retriever alone.
+    sentence_depth: int = 30
+    sentence_weight: float = 0.1
+    lead_weight: float = 0.3
+    semantic_evidence: bool = False
     # Negated phrases (search/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
     negation_depth: int = 5
@@ -231,7 +234,8 @@ class Ranker:
             owner = {cid: row.article_id for cid, row in chunk_rows.items()}
             vec = _Side(vec_hits, aggregate.to_articles(vec_hits, owner, o.decay))
 
-        if o.sentence_depth and o.mode != "lexical" and candidates.vector is not None:
+        if o.sentence_depth and (o.mode == "hybrid" or o.mode == "semantic" and o.semantic_evidence) \
+                and candidates.vector is not None:
             vec = self._with_sentences(candidates.vector, lex if o.mode == "hybrid" else None, vec, o)
 
         if o.mode == "lexical":
