@@ -148,3 +148,12 @@ def test_real_process_pipes_json_and_sets_exit_status(sample_index):
     miss = subprocess.run([BYLINE, "search", "zzzyqx", "--mode", "lexical"], capture_output=True, text=True, env=env)
     assert miss.returncode == 1 and json.loads(miss.stdout)["results"] == []
 
+
+
+def test_relative_index_path_is_searchable(runner, sample_index, monkeypatch):
+    """An index named relative to the current folder ("--index ix", BYLINE_INDEX=ix) opens: the
+    read-only store is opened by URI, which needs an absolute path."""
+    monkeypatch.chdir(sample_index.parent)
+    found = run(runner, "search", "turtles", "--index", sample_index.name, "-m", "lexical", "-o", "ids", "--no-server")
+    assert found.exit_code == 0, found.output
+    assert found.stdout.split()[0] == "2022-05-19-sea-turtle-nesting-record.txt"
