@@ -281,7 +281,8 @@ class Ranker:
         return list(zip(order, [s for _, s in head])) + scored[depth:]
 
     def _with_sentences(self, query_vector, lex: _Side | None, vec: _Side, o: SearchOptions) -> _Side:
-        """The semantic side re-ranked with each top article's best sentence."""
+        """The semantic side re-ranked with the best sentence and the lead of its top articles
+        (and, in hybrid, of the lexical side's top articles)."""
         pool = [a.article_id for a in vec.articles[:o.sentence_depth]]
         if lex is not None:
             pool += [a.article_id for a in lex.articles[:o.sentence_depth]]
