@@ -127,7 +127,12 @@ def engine_hybrid(index, queries: list[str], matrix, limit: int, filters: Filter
             requests.insert(0, AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, min(limit, MAX_LIMIT), expr=expr))
         found = mx.client.hybrid_search(mx.names.passages, requests, fuse, limit=limit, group_by_field="article_id",
                                         output_fields=["article_id"])
-        out.append([(hit["entity"]["article_id"], float(hit["distance"])) for hit in found[0]])
+        # milvus-lite 2.5.1 groups each sub-search, not the fused list: an article can come back
+        # twice (two passages); its first, best, place is kept.
+        ranking: dict[str, float] = {}
+        for hit in found[0]:
+            ranking.setdefault(hit["entity"]["article_id"], float(hit["distance"]))
+        out.append(list(ranking.items()))
     return out
 
 
