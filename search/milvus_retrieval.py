@@ -110,6 +110,13 @@ def retrieve(ranker: Ranker, queries: list[str], depth: int, group: bool = False
             for i in range(len(queries))]
 
 
+def lexical_hits(mx: MilvusIndex, text: str, depth: int, filters: Filters) -> list[tuple[int, float]]:
+    """The engine's BM25 passage hits for plain words (`byline similar`)."""
+    if not lexical.analyse(text):
+        return []
+    return [(int(cid), s) for cid, s in mx.search(mx.names.passages, [text], "sparse", depth, filters)[0]]
+
+
 def engine_hybrid(index, queries: list[str], matrix, limit: int, filters: Filters = Filters(),
                   ranker: str = "rrf", rrf_k: int = 60, weights: tuple[float, float] = (0.35, 0.65)) -> list[list[tuple[str, float]]]:
     """The engine's own fusion: `hybrid_search` of the BM25 and dense passage searches with

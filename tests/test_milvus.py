@@ -101,6 +101,14 @@ def test_remove_and_add_again(milvus_index):
     assert manifest(milvus_index)["chunks"] == before
 
 
+def test_similar_articles_come_from_the_engine(milvus_index, sample_index):
+    args = ["similar", "2023-01-26-railway-strike.txt", "-o", "ids", "-k", "3"]
+    found = run(*args, "--index", milvus_index)
+    assert found.exit_code == 0, found.stderr
+    assert "2023-02-09-rail-union-accepts-deal.txt" in found.stdout.split()
+    assert found.stdout.split()[:1] == run(*args, "--index", sample_index).stdout.split()[:1]
+
+
 def test_saved_search_new_reports_a_newly_indexed_article_once(milvus_index, tmp_path):
     def saved(*args):
         return run("saved", *args, "--index", milvus_index)
