@@ -166,10 +166,12 @@ def test_a_backend_is_chosen_when_an_index_is_created(milvus_index, index_copy, 
     assert run("index", "add", SAMPLES, "--index", tmp_path / "x", "--backend", "milvus").exit_code == 2
 
 
-def test_a_missing_milvus_package_names_the_extra(monkeypatch):
+def test_a_missing_milvus_package_names_the_extra(milvus_index, monkeypatch):
     monkeypatch.setitem(sys.modules, "pymilvus", None)  # as if it were not installed
     with pytest.raises(IndexProblem, match=r"pip install 'byline\[milvus\]'"):
         milvus_backend.connect("/nonexistent/archive.db")
+    searched = run("search", "talks", "--index", milvus_index)
+    assert searched.exit_code == 2 and "pip install 'byline[milvus]'" in searched.stderr
 
 
 def test_a_second_process_cannot_open_the_same_lite_database(milvus_index, tmp_path):
