@@ -143,6 +143,28 @@ def test_doctor_finds_passages_missing_from_the_collection_and_repairs_them(milv
     assert set(victim) <= milvus_backend.passage_ids(client, names)
 
 
+def test_the_next_write_catches_up_after_a_run_stopped_between_the_store_and_milvus(milvus_index, tmp_path):
+    import sqlite3
+
+    m = manifest(milvus_index)
+    client = milvus_backend.connect(m["milvus_uri"])
+    names = milvus_backend.Collections.of(m["milvus_collection"])
+    # What a run killed after its commit point leaves: the store at generation g, the collection
+    # without g's rows, and the store's record of the last synced generation at g - 1.
+    lost = sorted(milvus_backend.passage_ids(client, names))[-2:]
+    client.delete(names.passages, ids=lost)
+    with sqlite3.connect(milvus_index / "articles.sqlite") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'milvus_generation'", (str(m["generation"] - 1),))
+    assert "last synced at generation" in run("doctor", "--index", milvus_index).stdout
+    article = tmp_path / "harbour-crane.txt"
+    article.write_text("Harbour crane toppled by gusts\n\nDate: 2023-10-09\n\nA crane at the container "
+                       "harbour toppled in gusts overnight; nobody was hurt, the port authority said.\n")
+    assert run("index", "add", article, "--index", milvus_index, "--quiet").exit_code == 0
+    assert set(lost) <= milvus_backend.passage_ids(client, names)  # reconciled, not only the new rows
+    assert run("index", "rm", "harbour-crane.txt", "--index", milvus_index).exit_code == 0
+    assert run("doctor", "--index", milvus_index).exit_code == 0
+
+
 def test_engine_hybrid_search_with_rrf_also_finds_it_first(milvus_index):
     from search.milvus_retrieval import engine_hybrid
     from search.opened import OpenIndex
