@@ -79,7 +79,17 @@ def write_lock(paths: IndexPaths):
         yield
 
 
-def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingParams) -> Manifest:
+@dataclass(frozen=True)
+class Backend:
+    """Where a new index keeps its derived indexes (see index.milvus_backend); an existing
+    index keeps the one its manifest names."""
+
+    name: str = "local"
+    milvus_uri: str | None = None
+
+
+def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingParams,
+                          backend: Backend | None = None) -> Manifest:
     """The manifest of an existing index (checked against the model), or a new one.
 
     A folder without a manifest is started afresh only when it is empty or certainly holds an
@@ -89,6 +99,11 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
     if paths.manifest.exists():
         manifest = load_manifest(paths)
         manifest.check_model(model.name, model.dimension)
+        if backend is not None and (backend.name, backend.milvus_uri) != (manifest.backend, manifest.milvus_uri):
+            raise IndexProblem(f"{paths.root} uses the {manifest.backend} backend"
+                               + (f" at {manifest.milvus_uri}" if manifest.milvus_uri else "")
+                               + "; a backend is chosen when an index is created (leave out --backend, "
+                               "or build a new index with --index NEWDIR)")
         return manifest
     entries = [p for p in paths.root.iterdir() if p.name not in ("write.lock", paths.first_run_marker.name)]
     if entries and not paths.first_run_marker.exists():
@@ -101,7 +116,11 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
     _write_marker(paths.first_run_marker)
     for p in entries:  # an interrupted first run: nothing was committed, start afresh
         shutil.rmtree(p) if p.is_dir() else p.unlink()
-    return Manifest(model_name=model.name, dimension=model.dimension, chunking=params.as_dict())
+    manifest = Manifest(model_name=model.name, dimension=model.dimension, chunking=params.as_dict())
+    if backend is not None and backend.name == "milvus":
+        manifest.backend, manifest.milvus_uri = "milvus", backend.milvus_uri
+        manifest.milvus_collection = "byline_" + os.urandom(6).hex()
+    return manifest
 
 
 def _write_marker(path: Path) -> None:
@@ -144,7 +163,7 @@ def write_problem(paths: IndexPaths, exc: BaseException) -> IndexProblem | None:
 
 @contextmanager
 def open_writer(paths: IndexPaths, embedder: Embedder, params: ChunkingParams | None = None,
-                fresh: bool = False) -> Iterator[IndexWriter]:
+                fresh: bool = False, backend: Backend | None = None) -> Iterator[IndexWriter]:
     """An IndexWriter holding the lock; committed when the block ends normally, else discarded.
 
     `fresh` starts the new generation's Whoosh and FAISS indexes empty (for rebuilding them)."""
@@ -152,7 +171,7 @@ def open_writer(paths: IndexPaths, embedder: Embedder, params: ChunkingParams | 
     lock_existed = paths.write_lock.exists()
     with write_lock(paths):
         try:
-            manifest = _manifest_for_writing(paths, embedder.info, params or ChunkingParams())
+            manifest = _manifest_for_writing(paths, embedder.info, params or ChunkingParams(), backend)
         except IndexProblem:
             if not lock_existed:  # not an index: leave the folder as it was
                 paths.write_lock.unlink(missing_ok=True)
@@ -185,6 +204,12 @@ class IndexWriter:
         self.generation = committed + 1
         _remove_generations(paths, keep=lambda g: committed - KEEP_GENERATIONS < g <= committed)
         self.committed = False
+        self.milvus = None  # the Milvus collections replace Whoosh and FAISS (index.milvus_backend)
+        if manifest.backend == "milvus":
+            from index.milvus_backend import MilvusWriter
+
+            self.milvus = MilvusWriter(manifest.milvus_uri, manifest.milvus_collection, manifest.dimension)
+        self.milvus_full_sync = False
         # The derived indexes are opened first: one that cannot be opened (damaged, or refused by
         # index.safe_pickle) then fails the run before the store's write transaction begins.
         shutil.rmtree(paths.generation(self.generation), ignore_errors=True)  # a killed run's leftovers
@@ -195,7 +220,7 @@ class IndexWriter:
                                               self.generation, articles=True)
         self.whoosh = None
         self.article_whoosh = None
-        self.vectors = (vectors.new_index(manifest.dimension) if fresh else
+        self.vectors = None if self.milvus else (vectors.new_index(manifest.dimension) if fresh else
                         vectors.load(paths.vectors(committed), manifest.dimension, missing_ok=committed == 0))
         self.store = ArticleStore(paths.store, self.generation)
         self.store.begin()
@@ -213,7 +238,7 @@ class IndexWriter:
         # An index that starts empty is built once, at commit, from the vectors in the store and
         # in its final kind (flat or HNSW), so memory does not grow by 1.5 KB a passage while
         # embedding, and a large first ingest never holds a flat index and an HNSW one at once.
-        self.build_vectors_at_commit = self.vectors.ntotal == 0
+        self.build_vectors_at_commit = self.vectors is not None and self.vectors.ntotal == 0
         self.pending: list[tuple[Article, str, list[Chunk]]] = []
         self.sentence_mode = sentences.mode()
         self.pending_chunks = 0
@@ -319,6 +344,8 @@ class IndexWriter:
 
     def _remove(self, article_id: str) -> None:
         ids = self.store.remove_article(article_id)
+        if self.milvus:  # applied to the collections at commit, from the store
+            return
         self._whoosh().delete_by_term("article_id", article_id)
         self._article_whoosh().delete_by_term("article_id", article_id)
         vectors.remove(self.vectors, ids)  # HNSW keeps them as stale vectors; see index.vectors
@@ -342,23 +369,23 @@ class IndexWriter:
         chunks = [c for _, _, cs in self.pending for c in cs]
         first = self.store.next_chunk_ids(len(chunks))
         matrix, sentence_vectors = sentences.encode_passages(self.embedder, chunks, self.sentence_mode)
-        whoosh = self._whoosh()
+        whoosh = self._whoosh() if not self.milvus else None
         for offset, chunk in enumerate(chunks):
             chunk.id = first + offset
             chunk.vector = matrix[offset]
         by_chunk = {c.id: m for c, m in zip(chunks, sentence_vectors)} if sentence_vectors is not None else None
         for article, digest, article_chunks in self.pending:
-            for chunk in article_chunks:
+            for chunk in article_chunks if whoosh is not None else ():
                 whoosh.add_document(**lexical.chunk_document(
                     chunk.id, article.id, article.title, chunk.text, article.source, article.date))
             self.store.put_article(article, article_chunks, digest)
-            if not self.backfill_articles:
+            if not self.backfill_articles and whoosh is not None:
                 self._article_whoosh().add_document(**lexical.article_document(
                     article.id, article.title, article.text, article.source, article.date))
             if by_chunk is not None:
                 self.store.put_sentences(article.id, *sentences.of_article(article_chunks, by_chunk))
             dedup.store_signature(self.store, article.id, article.title, article.text)
-        if not self.build_vectors_at_commit:
+        if self.vectors is not None and not self.build_vectors_at_commit:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)
         self.pending, self.pending_chunks = [], 0
@@ -373,6 +400,9 @@ class IndexWriter:
             matrix = self.embedder.encode([Chunk("", 0, text, title).embedding_text() for _, title, text in part])
             self.store.set_vectors([(cid, row.tobytes()) for (cid, _, _), row in zip(part, matrix)])
         dedup.fill_missing(self.store)  # an index made before near-duplicate signatures
+        if self.milvus:
+            self.milvus_full_sync = True  # the collections are reconciled with the store at commit
+            return
         whoosh = self._whoosh()
         for rows in self.store.iter_chunks_for_rebuild():
             for cid, article_id, text, _, title, source, date in rows:
@@ -392,24 +422,25 @@ class IndexWriter:
     def commit(self) -> None:
         """Write everything of the new generation, then name it in the manifest."""
         self.flush()
-        if self.backfill_articles:
+        if self.backfill_articles and not self.milvus:
             self._fill_article_index()
         for name in ("whoosh", "article_whoosh"):
             if getattr(self, name) is not None:
                 getattr(self, name).commit()
                 setattr(self, name, None)
         articles, chunk_count = self.store.counts()
-        if self.build_vectors_at_commit or vectors.needs_rebuild(self.vectors, chunk_count):
-            self.vectors = None  # let the old index go before the new one is built
-            self.vectors = rebuild_vectors(self.store, self.manifest.dimension, chunk_count)
-        vectors.save(self.vectors, self.paths.vectors(self.generation))
+        if self.vectors is not None:
+            if self.build_vectors_at_commit or vectors.needs_rebuild(self.vectors, chunk_count):
+                self.vectors = None  # let the old index go before the new one is built
+                self.vectors = rebuild_vectors(self.store, self.manifest.dimension, chunk_count)
+            vectors.save(self.vectors, self.paths.vectors(self.generation))
         folder = self.paths.generation(self.generation)
         _fsync_tree(folder)
         committed = self.manifest.generation
         self.manifest.files = checksums.record(folder, self.manifest.files, self.paths.generation(committed))
         self.store.commit()
         self.manifest.articles, self.manifest.chunks = articles, chunk_count
-        self.manifest.vector_index = vectors.kind(self.vectors)
+        self.manifest.vector_index = vectors.kind(self.vectors) if self.vectors is not None else "milvus"
         self.manifest.generation = self.generation
         try:
             save_manifest(self.paths, self.manifest)  # the commit point
@@ -421,6 +452,8 @@ class IndexWriter:
             # committed, and aborting now would delete the generation the manifest names.
             self.report.interrupted_after_commit = True
         self.committed = True
+        if self.milvus:
+            self._sync_milvus()
         try:  # tidying: skipping it loses nothing, the next run does it
             self.paths.first_run_marker.unlink(missing_ok=True)
             self.store.close()
@@ -428,6 +461,19 @@ class IndexWriter:
             _remove_generations(self.paths, keep=lambda n: g - KEEP_GENERATIONS < n <= g)
         except KeyboardInterrupt:
             self.report.interrupted_after_commit = True
+
+    def _sync_milvus(self) -> None:
+        """Apply the committed generation to the Milvus collections (after the commit point:
+        Milvus has no transactions; see index.milvus_backend for what is guaranteed)."""
+        try:
+            self.milvus_note = self.milvus.sync(self.store, self.generation, full=self.milvus_full_sync)
+        except IndexProblem:
+            raise
+        except Exception as exc:
+            raise IndexProblem(
+                f"the articles were committed to {self.paths.store}, but writing them to Milvus at "
+                f"{self.manifest.milvus_uri} failed ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
+                f"searches may miss them until: byline doctor --repair --index {self.paths.root}") from None
 
     def _manifest_names_this_generation(self) -> bool:
         try:
@@ -519,13 +565,13 @@ def feed(writer: IndexWriter, items: Iterable[Article | Skipped | int], files_to
 
 def add_paths(paths: IndexPaths, sources: list[Path], embedder: Embedder, fields: FieldMap | None = None,
               params: ChunkingParams | None = None, on_progress: ProgressFn | None = None,
-              sync: bool = False) -> AddReport:
+              sync: bool = False, backend: Backend | None = None) -> AddReport:
     """Index every article under `sources`: new and changed ones are (re)indexed.
 
     With `sync`, articles read earlier from under `sources` whose files are gone are removed.
     """
     total, items = items_from_paths(sources, fields)
-    with open_writer(paths, embedder, params) as writer:
+    with open_writer(paths, embedder, params, backend=backend) as writer:
         feed(writer, items, total, on_progress)
         if sync:
             roots = [os.path.abspath(s) for s in sources]
@@ -538,9 +584,9 @@ def add_paths(paths: IndexPaths, sources: list[Path], embedder: Embedder, fields
 
 def add_articles(paths: IndexPaths, items: Iterable[Article | Skipped | int], embedder: Embedder,
                  params: ChunkingParams | None = None, on_progress: ProgressFn | None = None,
-                 files_total: int = 0) -> AddReport:
+                 files_total: int = 0, backend: Backend | None = None) -> AddReport:
     """Index a stream of articles (for callers that read articles themselves)."""
-    with open_writer(paths, embedder, params) as writer:
+    with open_writer(paths, embedder, params, backend=backend) as writer:
         feed(writer, items, files_total, on_progress)
     return writer.report
 

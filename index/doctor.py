@@ -68,6 +68,8 @@ def check(paths: IndexPaths) -> Checkup:
             missing_vectors = len(store.chunks_without_vectors())
             rows, bad_rows, unchecked = store.verify_rows()
             unsigned = _unsigned_articles(store, counts[0])
+            article_ids = set(store.article_hashes()) if manifest.backend == "milvus" else set()
+            synced = store.meta().get("milvus_generation")
         finally:
             store.close()
     except sqlite3.DatabaseError as exc:
@@ -101,9 +103,12 @@ def check(paths: IndexPaths) -> Checkup:
             result.notes.append(f"generation {g}: {len(manifest.files)} files match their checksums")
     elif g:
         result.notes.append(f"generation {g} was written before file checksums existed (not verified)")
-    _compare(result, "lexical index", store_ids, lambda: _lexical_ids(paths, g))
-    _compare(result, "vector index", store_ids, lambda: _vector_ids(paths, g, manifest.dimension),
-             stale_ok=manifest.vector_index == "hnsw")
+    if manifest.backend == "milvus":
+        _check_milvus(result, manifest, g, store_ids, article_ids, synced)
+    else:
+        _compare(result, "lexical index", store_ids, lambda: _lexical_ids(paths, g))
+        _compare(result, "vector index", store_ids, lambda: _vector_ids(paths, g, manifest.dimension),
+                 stale_ok=manifest.vector_index == "hnsw")
     stray = [n for n in paths.generations() if n > g]
     if writer_active(paths):
         result.notes.append("a byline process is writing to this index now"
@@ -151,6 +156,31 @@ def _compare(result: Checkup, name: str, expected: set[int], read_ids, stale_ok:
     if extra or missing:
         result.problems.append(f"{name} disagrees with the article store: {len(missing)} chunks missing, "
                                f"{len(extra)} unknown")
+
+
+def _check_milvus(result: Checkup, manifest, g: int, store_ids: set[int], article_ids: set[str],
+                  synced: str | None) -> None:
+    """The Milvus collections against the store: the same passage and article ids."""
+    from index import milvus_backend
+
+    names = milvus_backend.Collections.of(manifest.milvus_collection)
+    client = []
+
+    def ids(read):
+        if not client:
+            client.append(milvus_backend.connect(manifest.milvus_uri))
+            milvus_backend.ensure_collections(client[0], names, manifest.dimension)
+        return read(client[0], names)
+
+    where = f"Milvus collection {names.passages} at {manifest.milvus_uri}"
+    _compare(result, where, store_ids, lambda: ids(milvus_backend.passage_ids))
+    _compare(result, f"Milvus collection {names.articles}", article_ids,  # type: ignore[arg-type]
+             lambda: ids(milvus_backend.article_ids))
+    if synced != str(g):
+        result.notes.append(f"the Milvus collections were last synced at generation {synced or 'none'}, the store "
+                            f"is at {g} (a run stopped after its commit); `byline doctor --repair` reconciles them")
+    else:
+        result.notes.append(f"{where}: {len(store_ids)} passages, as in the store")
 
 
 def _lexical_ids(paths: IndexPaths, g: int) -> set[int]:

@@ -39,6 +39,11 @@ class Manifest:
     generation: int = 0  # the committed generation; written last, so it is the commit point
     # Every file of the committed generation folder: {relative path: [size, sha256 hex]}.
     files: dict = field(default_factory=dict)
+    # Where the derived indexes live: "local" (Whoosh and FAISS in the generation folders) or
+    # "milvus" (collections `<milvus_collection>_passages`/`_articles` at `milvus_uri`).
+    backend: str = "local"
+    milvus_uri: str | None = None
+    milvus_collection: str | None = None
 
     def check_model(self, model_name: str, dimension: int) -> None:
         """Refuse to mix vectors of two different models in one index."""

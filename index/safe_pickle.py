@@ -33,6 +33,9 @@ ALLOWED = frozenset({
     # so it stays the C function. Any other codec name only reaches the encoders of the standard
     # `encodings` package, which compute a value and run nothing else.
     ("_codecs", "encode"),
+    # ...and the empty bytes as bytes(): a posting without a value in the sorted runs Whoosh's
+    # writer spills to disk when a segment's postings outgrow limitmb (SciFact-sized ingests).
+    ("__builtin__", "bytes"), ("builtins", "bytes"),
     ("array", "array"), ("array", "_array_reconstructor"),
     ("collections", "defaultdict"),
     ("re", "_compile"),  # the tokenizer's compiled expression

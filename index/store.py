@@ -327,31 +327,44 @@ class ArticleStore:
         sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(clauses)}"
         return [r[0] for r in self.db.execute(sql, params)]
 
-    def iter_chunks_for_rebuild(self, batch: int = 2048) -> Iterator[list[tuple]]:
+    def iter_chunks_for_rebuild(self, batch: int = 2048, added_at: int | None = None) -> Iterator[list[tuple]]:
         """Visible chunks with what both indexes need, in id order, a batch at a time:
-        (id, article_id, text, vector bytes, title, source, date)."""
+        (id, article_id, text, vector bytes, title, source, date); only those added at
+        generation `added_at` when given."""
         last = 0
+        only = f" AND c.gen_added = {int(added_at)}" if added_at is not None else ""
         while True:
             rows = self.db.execute(
                 f"SELECT c.id, c.article_id, c.text, c.vector, a.title, a.source, a.date FROM chunks c "
                 f"JOIN articles a ON a.id = c.article_id AND {self._visible('a')} "
-                f"WHERE {self._visible('c')} AND c.id > ? ORDER BY c.id LIMIT ?", (last, batch)).fetchall()
+                f"WHERE {self._visible('c')}{only} AND c.id > ? ORDER BY c.id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
             yield rows
             last = rows[-1][0]
 
-    def iter_articles_for_rebuild(self, batch: int = 512) -> Iterator[list[tuple]]:
-        """Visible articles as (id, title, text, source, date), a batch at a time."""
+    def iter_articles_for_rebuild(self, batch: int = 512, added_at: int | None = None) -> Iterator[list[tuple]]:
+        """Visible articles as (id, title, text, source, date), a batch at a time (only those
+        added at generation `added_at` when given)."""
         last = ""
+        only = f" AND gen_added = {int(added_at)}" if added_at is not None else ""
         while True:
             rows = self.db.execute(
-                f"SELECT id, title, text, source, date FROM articles WHERE {self._visible()} AND id > ? "
+                f"SELECT id, title, text, source, date FROM articles WHERE {self._visible()}{only} AND id > ? "
                 "ORDER BY id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
             yield rows
             last = rows[-1][0]
+
+    def removed_at(self, generation: int) -> tuple[list[int], list[str]]:
+        """Chunk ids and article ids that generation `generation` removed (for the Milvus
+        backend, which applies each committed generation's changes)."""
+        chunks = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE gen_removed = ?", (generation,))]
+        articles = [r[0] for r in self.db.execute(
+            f"SELECT DISTINCT id FROM articles WHERE gen_removed = ? AND id NOT IN "
+            f"(SELECT id FROM articles WHERE {self._visible()})", (generation,))]
+        return chunks, articles
 
     def _in_query(self, sql: str, values: list) -> Iterator[tuple]:
         for start in range(0, len(values), 500):

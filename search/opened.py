@@ -50,8 +50,22 @@ class OpenIndex:
         self._model_spec = model
 
     @cached_property
+    def milvus(self):
+        """The Milvus collections of a Milvus-backed index (search.milvus_retrieval), else None."""
+        if self.manifest.backend != "milvus":
+            return None
+        from search.milvus_retrieval import MilvusIndex
+
+        return MilvusIndex(self.manifest.milvus_uri, self.manifest.milvus_collection, self.manifest.dimension)
+
+    @cached_property
     def lexical(self):
         from whoosh.index import FileIndex
+
+        if self.milvus is not None:
+            from search.milvus_retrieval import MilvusLexical
+
+            return MilvusLexical(self.milvus)
 
         folder = self.paths.lexical(self.generation)
         try:
@@ -64,6 +78,8 @@ class OpenIndex:
         """The Whoosh index of whole articles, or None in an index made before it existed."""
         from whoosh.index import FileIndex
 
+        if self.milvus is not None:
+            return None
         folder = self.paths.article_lexical(self.generation)
         storage = self._pinned.storage("articles")
         if not (storage.list() if self._pinned.fds else folder.is_dir()):
@@ -75,6 +91,10 @@ class OpenIndex:
 
     @cached_property
     def vectors(self):
+        if self.milvus is not None:
+            from search.milvus_retrieval import MilvusVectors
+
+            return MilvusVectors(self.milvus, self.store)
         real = self.paths.vectors(self.generation)
         pinned = self._pinned.path(real.name)
         try:

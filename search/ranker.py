@@ -178,6 +178,10 @@ class Ranker:
     def retrieve(self, queries: list[str], depth: int | None = None) -> list[Candidates]:
         """Both retrievers' chunk hits for each query (what `rank` fuses); computing them once
         lets an evaluation try many fusion settings cheaply."""
+        if self.index.manifest.backend == "milvus":  # the same candidates, from the engine
+            from search import milvus_retrieval
+
+            return milvus_retrieval.retrieve(self, queries, depth or self._depth())
         mode = self.options.mode
         for q in queries:
             lexical.check_length(q)

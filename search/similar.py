@@ -46,7 +46,11 @@ def candidates_like(ranker: Ranker, article_id: str) -> Candidates:
     title, text = found
     o = ranker.options
     lex, vec = [], []
-    if o.mode != "semantic":
+    if o.mode != "semantic" and ranker.index.milvus is not None:  # the engine's BM25
+        from search.milvus_retrieval import lexical_hits
+
+        lex = lexical_hits(ranker.index.milvus, lexical_query(title, text), o.depth, o.filters)
+    elif o.mode != "semantic":
         q = lexical.parse_query(lexical_query(title, text), ranker.index.lexical.schema)
         lex = lexical.search_chunks(ranker._searcher, q, o.depth, o.filters, ranker._scorer)
     if o.mode != "lexical":

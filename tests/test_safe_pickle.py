@@ -110,6 +110,19 @@ def test_restricted_unpickler_loads_whoosh_types_and_refuses_others():
             safe_pickle.loads(pickle.dumps(evil, 2))
 
 
+def test_the_writers_spilled_posting_runs_load_empty_values():
+    """A large ingest spills sorted postings to temporary files and reads them back through the
+    restricted loader; a posting's empty value pickles as bytes() (it failed SciFact's ingest)."""
+    from whoosh.externalsort import SortingPool
+
+    pool = SortingPool(maxsize=2)
+    safe_pickle.install()
+    items = [("body", b"term%d" % i, i, 1.0, b"") for i in range(5)]
+    for item in reversed(items):
+        pool.add(item)
+    assert list(pool.items()) == items
+
+
 def test_every_whoosh_pickle_loader_is_the_restricted_one():
     """No Whoosh module keeps a name bound to an unrestricted pickle loader (a new Whoosh release
     that adds one fails here)."""

@@ -32,9 +32,10 @@ index_app = typer.Typer(help="Add, update and remove the articles of an index.",
 app.add_typer(index_app, name="index")
 
 def _index_sources(paths: list[Path], index: Path | None, model: str | None, field: list[str] | None,
-                   max_tokens: int, overlap: int, as_json: bool, quiet: bool, sync: bool) -> None:
+                   max_tokens: int, overlap: int, as_json: bool, quiet: bool, sync: bool,
+                   backend: str | None = None, milvus_uri: str | None = None) -> None:
     """`index add` and `index sync`: read sources with a progress bar, then print a summary."""
-    from index.builder import Progress, add_paths
+    from index.builder import Backend, Progress, add_paths
     from index.chunker import ChunkingParams
     from index.documents import Cut
     from index.embedder import Embedder, ModelNotFound, resolve_model
@@ -54,6 +55,16 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
         fail(f"no such file or folder: {', '.join(missing)}")
     root = index_dir(index)
     params = ChunkingParams(max_tokens=max_tokens, overlap_sentences=overlap)
+    chosen = None  # an existing index keeps its backend; a new one is local unless told
+    if backend not in (None, "local", "milvus") or (backend == "milvus") != (milvus_uri is not None):
+        fail("--backend is local or milvus, and --backend milvus needs --milvus-uri (./archive.db or http://host:19530)")
+    if backend is not None:
+        from index.milvus_backend import normalise_uri
+
+        try:
+            chosen = Backend(backend, normalise_uri(milvus_uri) if milvus_uri else None)
+        except IndexProblem as exc:
+            fail(str(exc))
 
     from rich.console import Console
     from rich.markup import escape
@@ -81,7 +92,8 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
 
     try:
         with bar:
-            report = add_paths(IndexPaths(root), paths, Embedder(info), fields, params, on_progress, sync=sync)
+            report = add_paths(IndexPaths(root), paths, Embedder(info), fields, params, on_progress, sync=sync,
+                               backend=chosen)
     except (IndexProblem, OSError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -140,8 +152,11 @@ def _sources_command(sync: bool, doc: str):
         overlap: OverlapOpt = 1,
         as_json: JsonOpt = False,
         quiet: QuietOpt = False,
+        backend: Annotated[Optional[str], typer.Option(help="New indexes: local (Whoosh and FAISS files, the default) or milvus.", show_default=False)] = None,
+        milvus_uri: Annotated[Optional[str], typer.Option(help="With --backend milvus: ./archive.db (milvus-lite) or http://host:19530 (a server; token from $BYLINE_MILVUS_TOKEN).", show_default=False)] = None,
     ) -> None:
-        _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=sync)
+        _index_sources(paths, index, model, field, max_tokens, overlap, as_json, quiet, sync=sync,
+                       backend=backend, milvus_uri=milvus_uri)
 
     command.__doc__ = doc
     return command
