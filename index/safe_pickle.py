@@ -33,9 +33,6 @@ ALLOWED = frozenset({
     # so it stays the C function. Any other codec name only reaches the encoders of the standard
     # `encodings` package, which compute a value and run nothing else.
     ("_codecs", "encode"),
-    # ...and the empty bytes as bytes(): a posting without a value in the sorted runs Whoosh's
-    # writer spills to disk when a segment's postings outgrow limitmb (SciFact-sized ingests).
-    ("__builtin__", "bytes"), ("builtins", "bytes"),
     ("array", "array"), ("array", "_array_reconstructor"),
     ("collections", "defaultdict"),
     ("re", "_compile"),  # the tokenizer's compiled expression
@@ -54,8 +51,10 @@ ALLOWED = frozenset({
 })
 
 
-# Protocol 2 writes an empty bytes value as a call of bytes() with no arguments (seen in the
-# index of a 5,000-article corpus); anything else would let a pickle allocate at will.
+# Protocol 2 writes an empty bytes value as a call of bytes() with no arguments: a posting
+# without a value in the sorted runs Whoosh's writer spills to disk when a segment's postings
+# outgrow limitmb (SciFact-sized ingests). Only that call is allowed: bytes(n) would let a pickle
+# allocate at will.
 _EMPTY_BYTES = frozenset({("__builtin__", "bytes"), ("builtins", "bytes")})
 
 
