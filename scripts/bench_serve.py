@@ -15,7 +15,6 @@ Prints the figures; docs/serve.md keeps the latest.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from index.builder import add_paths
 from index.embedder import Embedder, resolve_model
@@ -49,3 +50,15 @@ def index_copy(sample_index, tmp_path) -> Path:
     target = tmp_path / "ix"
     shutil.copytree(sample_index, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def run(runner: CliRunner, *args):
+    """`byline ARGS...` in this process (exceptions propagate, so a traceback fails the test)."""
+    from search.frontends.cli import app
+
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)

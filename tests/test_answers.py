@@ -8,17 +8,15 @@ import shutil
 import sqlite3
 
 import pytest
-from typer.testing import CliRunner
 
 from index.builder import add_articles
 from index.documents import Article
 from index.layout import IndexPaths
 from search.answers import Answerer
 from search.attribution import name_in
-from search.frontends.cli import app
 from search.opened import OpenIndex
 
-from conftest import NK_SAMPLE, NK_SEED
+from conftest import NK_SAMPLE, NK_SEED, run
 
 QUESTION = "who proposed talks without preconditions"
 
@@ -33,15 +31,6 @@ LIBRARY_ANSWER = "The mayor said the new public library on Elm Street would open
 # No word in common with its answer, which is the fourth sentence.
 PARAPHRASE = "how much dearer will it get to leave a car downtown"
 PARKING_ANSWER = "Parking charges in the centre will rise by ten percent."
-
-
-@pytest.fixture(scope="module")
-def runner():
-    return CliRunner()
-
-
-def run(runner, *args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

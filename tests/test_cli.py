@@ -9,24 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from index.embedder import resolve_model
-from search.frontends.cli import app
 
-from conftest import NK, NK_SAMPLE, ROOT
+from conftest import NK, ROOT, run
 
 QUESTION = "who proposed talks without preconditions"
 BYLINE = str(Path(sys.executable).with_name("byline"))
-
-
-@pytest.fixture(scope="module")
-def runner():
-    return CliRunner()
-
-
-def run(runner, *args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_index_add_mixed_formats_skips_bad_files_and_summarises(runner, tmp_path):

@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from search.frontends.cli import app

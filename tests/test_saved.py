@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from search.frontends.cli import app
 
-from conftest import NK
+from conftest import NK, run
 
 BYLINE = str(Path(sys.executable).with_name("byline"))
 SANCTIONS = ["2021-06-17-security-council-sanctions-vote.txt", "2022-03-02-eu-sanctions-russian-bank.txt"]
@@ -29,15 +27,6 @@ Source: Harbor Times
 Ministers agreed new sanctions on shipping firms accused of moving oil for a blockaded state.
 The sanctions freeze assets held in member countries and ban port calls by the firms' tankers.
 """
-
-
-@pytest.fixture(scope="module")
-def runner():
-    return CliRunner()
-
-
-def run(runner, *args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def saved(runner, ix, *args):

@@ -11,12 +11,10 @@ import json
 import sqlite3
 
 import pytest
-from typer.testing import CliRunner
 
 from index.builder import open_writer
 from index.layout import IndexPaths
 from index.readers import read_paths
-from search.frontends.cli import app
 from search.clusters import Clusters
 from search.filters import Filters
 from search.opened import OpenIndex
@@ -24,7 +22,7 @@ from search.ranker import Ranker, SearchOptions
 from search.stories import View, search_many
 from search import timeline
 
-from conftest import SAMPLES
+from conftest import SAMPLES, run
 
 RAIL, RAIL_COPY, RAIL_DEAL = ("2023-01-26-railway-strike.txt", "2023-01-26-rail-walkout-wire-copy.txt",
                               "2023-02-09-rail-union-accepts-deal.txt")
@@ -38,15 +36,6 @@ def index(sample_index):
     ix = OpenIndex(sample_index)
     yield ix
     ix.close()
-
-
-@pytest.fixture(scope="module")
-def runner():
-    return CliRunner()
-
-
-def run(runner, *args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def stories(index, query, view=View(), **options):

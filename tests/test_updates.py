@@ -14,28 +14,17 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from index.builder import write_lock
 from index.doctor import check
 from index.layout import IndexPaths
-from search.frontends.cli import app
 from search.opened import OpenIndex
 from search.ranker import Ranker, SearchOptions
 
-from conftest import NK_SAMPLE, SAMPLES
+from conftest import NK_SAMPLE, SAMPLES, run
 
 BYLINE = str(Path(sys.executable).with_name("byline"))
 QUESTION = "who proposed talks without preconditions"
-
-
-@pytest.fixture(scope="module")
-def runner():
-    return CliRunner()
-
-
-def run(runner, *args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def article(folder: Path, name: str, title: str, body: str, date: str = "2024-03-01") -> Path:

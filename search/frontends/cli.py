@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from search.frontends import stories_cli
-from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options, stdout_failed
+from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, stdout_failed
 from search.fusion import DEFAULT_FUSION
 
 app = typer.Typer(
