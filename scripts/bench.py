@@ -99,8 +99,10 @@ def warm_latency(index: Path, queries: list[str]) -> dict:
 def answer_latency(ix, queries: list[str]) -> dict:
     """Hybrid search plus an answer for each of the 10 results: with the sentence vectors stored
     at ingest, and with the sentences of the 10 articles encoded at query time instead."""
-    from search.answers import Answerer, search_with_answers
+    from search import pipeline
+    from search.answers import Answerer
     from search.ranker import Ranker, SearchOptions
+    from search.stories import View
 
     ranker = Ranker(ix, SearchOptions(mode="hybrid"))
     figures = {}
@@ -108,11 +110,11 @@ def answer_latency(ix, queries: list[str]) -> dict:
     for label, vectors, n in (("hybrid+answers", "stored", len(queries)),
                               ("hybrid+answers, query-time sentences", "query", 20)):
         answerer = Answerer(ix, vectors=vectors)
-        search_with_answers(ranker, queries[:1], answerer)
+        pipeline.run(ranker, queries[:1], View(collapse=False), answerer=answerer)
         times = []
         for q in queries[:n]:
             started = time.perf_counter()
-            search_with_answers(ranker, [q], answerer)
+            pipeline.run(ranker, [q], View(collapse=False), answerer=answerer)
             times.append((time.perf_counter() - started) * 1000)
         figures[label] = _percentiles(times)
     return figures

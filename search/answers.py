@@ -176,15 +176,3 @@ class Answerer:
         who = attribution.name_in(text, scored.title) if scored.signals.question == "who" else None
         at_end = not scored.text[end:].strip()
         return AnswerSentence(text, start, end, float(total[best]), who, at_end)
-
-
-def search_with_answers(ranker, queries: list[str], answerer: Answerer | None = None,
-                        limit: int | None = None) -> list[list[Result]]:
-    """Rank `queries` with `ranker`, then give each result its answer (the first `limit` only)."""
-    answerer = answerer or Answerer(ranker.index)
-    out = []
-    for query, candidates in zip(queries, ranker.retrieve(queries)):
-        results = ranker.rank(candidates)
-        answerer.attach(query, candidates.vector, results, limit)
-        out.append(results)
-    return out

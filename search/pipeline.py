@@ -13,14 +13,15 @@ from search.stories import View, present
 
 
 def run(ranker: Ranker, queries: list[str], view: View = View(), answers: bool = True,
-        answer_limit: int | None = None) -> list[list[Result]]:
+        answer_limit: int | None = None, answerer: Answerer | None = None) -> list[list[Result]]:
     """Results of each query as `view` presents them; with `answers`, the first `answer_limit`
-    results of each (all when None) carry their answer sentence."""
+    results of each (all when None) carry their answer sentence (from `answerer`, to reuse
+    one across calls, else a new one)."""
     clusters = Clusters(ranker.index.store) if view.collapse else None
     k = ranker.options.k
     ranked = ranker.search_deep(queries, lambda c: present(ranker, c, k, view, clusters))
     if answers:
-        answerer = Answerer(ranker.index)
+        answerer = answerer or Answerer(ranker.index)
         for query, (candidates, results) in zip(queries, ranked):
             answerer.attach(query, candidates.vector, results, answer_limit)
     return [results for _, results in ranked]

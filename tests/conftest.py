@@ -62,3 +62,15 @@ def run(runner: CliRunner, *args):
     from search.frontends.cli import app
 
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def without_sentence_vectors(index: Path, copy: Path) -> Path:
+    """A copy of `index` as indexes made before sentence vectors were stored look (no table)."""
+    import sqlite3
+
+    shutil.copytree(index, copy)
+    db = sqlite3.connect(IndexPaths(copy).store)
+    db.execute("DROP TABLE sentences")
+    db.commit()
+    db.close()
+    return copy

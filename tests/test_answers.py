@@ -4,8 +4,6 @@ a named speaker for "who" questions, "no answer" when nothing does, and `search 
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 
 import pytest
 
@@ -16,7 +14,7 @@ from search.answers import Answerer
 from search.attribution import name_in
 from search.opened import OpenIndex
 
-from conftest import NK_SAMPLE, NK_SEED, run
+from conftest import NK_SAMPLE, NK_SEED, run, without_sentence_vectors
 
 QUESTION = "who proposed talks without preconditions"
 
@@ -111,12 +109,7 @@ def test_saved_search_results_carry_the_answer(runner, index_copy):
 
 
 def test_index_without_sentence_vectors_still_answers(runner, council_index, tmp_path):
-    root = tmp_path / "old"
-    shutil.copytree(council_index, root)
-    db = sqlite3.connect(IndexPaths(root).store)
-    db.execute("DROP TABLE sentences")
-    db.commit()
-    db.close()
+    root = without_sentence_vectors(council_index, tmp_path / "old")
     result = run(runner, "search", "-a", "new public library opening to readers", "--index", root)
     assert result.exit_code == 0 and result.stdout.startswith(LIBRARY_ANSWER)
 

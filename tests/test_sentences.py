@@ -3,9 +3,6 @@ article, edits and removals follow the article's generations, old stores without
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-
 import numpy as np
 
 from index.builder import add_articles, remove_articles
@@ -13,6 +10,8 @@ from index.chunker import ChunkingParams, chunk_article, sentence_spans, split_s
 from index.documents import Article
 from index.layout import IndexPaths
 from search.opened import OpenIndex
+
+from conftest import without_sentence_vectors
 
 
 def test_sentence_spans_slice_the_original_text():
@@ -82,12 +81,7 @@ def test_sentences_follow_edits_and_removals(tmp_path, embedder):
 
 
 def test_store_without_sentence_table_still_opens(tmp_path, sample_index):
-    root = tmp_path / "old"
-    shutil.copytree(sample_index, root)
-    db = sqlite3.connect(IndexPaths(root).store)
-    db.execute("DROP TABLE sentences")
-    db.commit()
-    db.close()
+    root = without_sentence_vectors(sample_index, tmp_path / "old")
     ix = OpenIndex(root)
     ids = list(ix.store.article_hashes())
     assert ix.store.sentence_vectors(ids) == {}
