@@ -1,7 +1,7 @@
 """Near-duplicate signatures: a MinHash of each article's word shingles and its LSH buckets.
 
 Written at ingest beside the article (index/store.py keeps them, versioned by generation like
-every other row); the read side (search/clusters.py) finds an article's near-duplicates by
+every other row); the read side (search/stories/clusters.py) finds an article's near-duplicates by
 looking up the articles that share one of its buckets and checking the estimated Jaccard
 similarity of the two signatures. Nothing here is kept in memory between articles.
 

@@ -177,7 +177,7 @@ def _name_files(toc_class, whoosh3) -> None:
 def _file_name(structfile) -> str:
     inner = getattr(structfile, "file", None)
     name = getattr(inner, "name", None)
-    if isinstance(name, str) and name.startswith("/proc/self/fd/"):  # a pinned file (search/pinned.py)
+    if isinstance(name, str) and name.startswith("/proc/self/fd/"):  # a pinned file (search/retrieval/pinned.py)
         try:
             name = os.readlink(name)
         except OSError:

@@ -371,7 +371,7 @@ class ArticleStore:
             part = values[start:start + 500]
             yield from self.db.execute(sql.format(",".join("?" * len(part))), part)
 
-    # --- near-duplicate signatures (index/dedup.py, search/clusters.py) ---------------------
+    # --- near-duplicate signatures (index/dedup.py, search/stories/clusters.py) ---------------------
 
     def put_signature(self, article_id: str, signature: bytes, buckets: list[int], scheme: str) -> None:
         g = self.generation

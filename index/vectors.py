@@ -119,7 +119,7 @@ def needs_rebuild(ix, live: int) -> bool:
 
 def vectors_of(ix, ids: list[int]) -> np.ndarray:
     """The stored vectors of these chunk ids, one row each (all must be in the index)."""
-    if getattr(ix, "external", False):  # another engine's index (search.milvus_retrieval)
+    if getattr(ix, "external", False):  # another engine's index (search.retrieval.milvus)
         return ix.vectors_of(ids)
     if not ids:
         return np.zeros((0, ix.d), dtype="float32")

@@ -77,8 +77,8 @@ def bench_queries(corpus: Path, n: int = 200) -> list[str]:
 
 def warm_latency(index: Path, queries: list[str]) -> dict:
     """p50/p95 in milliseconds per mode, one query at a time in one warm process."""
-    from search.opened import OpenIndex
-    from search.ranker import Ranker, SearchOptions
+    from search.retrieval.opened import OpenIndex
+    from search.ranking.ranker import Ranker, SearchOptions
 
     ix = OpenIndex(index)
     figures = {}
@@ -100,9 +100,9 @@ def answer_latency(ix, queries: list[str]) -> dict:
     """Hybrid search plus an answer for each of the 10 results: with the sentence vectors stored
     at ingest, and with the sentences of the 10 articles encoded at query time instead."""
     from search import pipeline
-    from search.answers import Answerer
-    from search.ranker import Ranker, SearchOptions
-    from search.stories import View
+    from search.answering.answers import Answerer
+    from search.ranking.ranker import Ranker, SearchOptions
+    from search.stories.view import View
 
     ranker = Ranker(ix, SearchOptions(mode="hybrid"))
     figures = {}

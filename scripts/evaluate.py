@@ -5,7 +5,7 @@ For each SET (a folder name under ../shared/data/, or any folder path) holding `
 ~/.cache/byline-eval/<set>-<max_tokens>-<overlap>-<int8|fp32>/ by the precision that encodes
 passages ($BYLINE_ONNX_INT8), or under --cache DIR; reused when its
 manifest.json exists; the build time is kept beside it in <that folder>.build.json), runs
-every judged query through `search.ranker.Ranker` for each ranking variant, and scores the runs
+every judged query through `search.ranking.ranker.Ranker` for each ranking variant, and scores the runs
 with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
 
 Sets with an answers.jsonl (bbc_qa_dev, bbc_qa_dev2) also get Answer@1 and Answer@3 overall and
@@ -30,7 +30,7 @@ Reproduce (from the repository root):
     .venv/bin/python scripts/evaluate.py bbc_qa_dev bbc_qa_dev2 --variants collapse --cache DIR
 
 `--variants collapse` also runs each mode with near-duplicates collapsed as `byline search` does
-(search/stories.py) and counts the top 10s holding two articles of one cluster; it needs an
+(search/stories/view.py) and counts the top 10s holding two articles of one cluster; it needs an
 index with signatures (an older cached one: copy it under another --cache folder and run
 `byline doctor --repair --index` on the copy).
 
@@ -62,12 +62,12 @@ from index.documents import Article
 from index.embedder import Embedder, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
-from search.lexical import BM25Params
-from search.answers import Answerer, AnswerWeights
-from search.opened import OpenIndex
-from search.ranker import Ranker, SearchOptions
-from search.clusters import Clusters
-from search.stories import View, present
+from search.retrieval.lexical import BM25Params
+from search.answering.answers import Answerer, AnswerWeights
+from search.retrieval.opened import OpenIndex
+from search.ranking.ranker import Ranker, SearchOptions
+from search.stories.clusters import Clusters
+from search.stories.view import View, present
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -258,7 +258,7 @@ def open_index(index_dir: Path) -> OpenIndex:
 class Variant:
     name: str
     options: SearchOptions
-    collapse: bool = False  # near-duplicates collapsed (search/collapse.py), as `byline search` does
+    collapse: bool = False  # near-duplicates collapsed (search/stories/collapse.py), as `byline search` does
 
 
 def fusion_name(o: SearchOptions) -> str:

@@ -40,10 +40,11 @@ from index.documents import Article  # noqa: E402
 from index.embedder import Embedder, resolve_model  # noqa: E402
 from index.layout import IndexPaths  # noqa: E402
 from index.manifest import load_manifest, save_manifest  # noqa: E402
-from search import milvus_retrieval, pipeline  # noqa: E402
-from search.answers import Answerer  # noqa: E402
-from search.opened import OpenIndex  # noqa: E402
-from search.ranker import Ranker, SearchOptions  # noqa: E402
+from search.retrieval import milvus as milvus_retrieval  # noqa: E402
+from search import pipeline
+from search.answering.answers import Answerer  # noqa: E402
+from search.retrieval.opened import OpenIndex  # noqa: E402
+from search.ranking.ranker import Ranker, SearchOptions  # noqa: E402
 
 DEFAULT_CACHE = Path.home() / ".cache" / "byline-eval-milvus"
 K, DEPTH = 100, 300  # as scripts/evaluate.py

@@ -8,7 +8,7 @@
 lead sentence, an agency dateline and boilerplate, paragraphs dropped or reordered, the story cut
 short) at three strengths, adds the copies to the 2,225 BBC articles, and clusters everything
 through byline's own code: signatures written by index/dedup.py into a real article store,
-clusters found by search/clusters.py. A clustered pair is correct when both articles are copies
+clusters found by search/stories/clusters.py. A clustered pair is correct when both articles are copies
 of one original, or are a pair in bbc_news/duplicates.tsv (exact duplicates). It prints pair
 precision and recall for each Jaccard threshold, checks that every duplicates.tsv pair lands in
 one cluster, and lists the clustered BBC pairs that duplicates.tsv does not name (to read by hand).
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from index import dedup  # noqa: E402
 from index.documents import Article  # noqa: E402
 from index.store import ArticleStore  # noqa: E402
-from search.clusters import Clusters  # noqa: E402
+from search.stories.clusters import Clusters  # noqa: E402
 
 BBC = ROOT.parent / "shared" / "data" / "bbc_news"
 DATELINES = ["LONDON (Reuters-style wire) -", "(AP-style agency) -", "NEW YORK, {day} -", "From our wire service:"]
@@ -213,9 +213,9 @@ def latency(args) -> None:
     """Warm query latency of `byline search` with and without collapse (the same queries)."""
     import statistics
 
-    from search.opened import OpenIndex
-    from search.ranker import Ranker, SearchOptions
-    from search.stories import View, search_many
+    from search.retrieval.opened import OpenIndex
+    from search.ranking.ranker import Ranker, SearchOptions
+    from search.stories.view import View, search_many
 
     index = OpenIndex(args.index)
     queries = [json.loads(line)["text"] for line in (ROOT.parent / "shared" / "data" / "bbc_qa_dev2" /

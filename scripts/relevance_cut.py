@@ -1,7 +1,7 @@
 """Choose the relevance cut of `--sort date`, `--recent` and `byline timeline` by measurement.
 
 The relevant set of a query is the ranked articles scoring at least CUT times the top score
-(search/stories.py, RELEVANCE_CUT by mode). For each CUT this prints, over the judged queries
+(search/stories/view.py, RELEVANCE_CUT by mode). For each CUT this prints, over the judged queries
 of the given sets, the share of judged-relevant articles inside the set (recall), the share of the set that is judged
 relevant (precision), F1 and the mean set size, in the default hybrid mode and in lexical mode.
 
@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from evaluate import load_set, sanitize  # noqa: E402
-from search.opened import OpenIndex  # noqa: E402
-from search.ranker import Ranker, SearchOptions  # noqa: E402
-from search.stories import FETCH_ALL, relevant  # noqa: E402
+from search.retrieval.opened import OpenIndex  # noqa: E402
+from search.ranking.ranker import Ranker, SearchOptions  # noqa: E402
+from search.stories.view import FETCH_ALL, relevant  # noqa: E402
 
 CUTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

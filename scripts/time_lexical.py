@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index import safe_pickle  # noqa: E402
 from search.frontends.cli_common import search_options  # noqa: E402
-from search.opened import OpenIndex  # noqa: E402
+from search.retrieval.opened import OpenIndex  # noqa: E402
 from search.queries import read_queries  # noqa: E402
-from search.ranker import Ranker  # noqa: E402
+from search.ranking.ranker import Ranker  # noqa: E402
 
 
 def use(restricted: bool) -> None:

@@ -1,7 +1,7 @@
 """Tune and compare answer selection on the questions whose answering article is known.
 
 For every (question, answering article) of bbc_qa_dev and bbc_qa_dev2 (answers.jsonl), each
-sentence of the article is scored as search/answers.py scores it, and the chosen answer is
+sentence of the article is scored as search/answering/answers.py scores it, and the chosen answer is
 checked as ../shared/tools/answer_eval.py checks it (>= 60% of a judged sentence's words, not
 much longer). This is answer accuracy given the right article (the ceiling of Answer@1 is P@1
 times it); it isolates answer choice from retrieval. Prints the accuracy per set and kind for:
@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate import DATA, answer_matches, read_jsonl  # noqa: E402
-from search import answer_features as features  # noqa: E402
-from search.answers import Answerer, AnswerWeights  # noqa: E402
-from search.opened import OpenIndex  # noqa: E402
+from search.answering import features  # noqa: E402
+from search.answering.answers import Answerer, AnswerWeights  # noqa: E402
+from search.retrieval.opened import OpenIndex  # noqa: E402
 
 SETS = ("bbc_qa_dev", "bbc_qa_dev2")
 
@@ -67,7 +67,7 @@ def accuracy(answerer: Answerer, scored: list, weights: AnswerWeights, raw: dict
 def threshold_table(index: OpenIndex, rows: list[dict]) -> list[dict]:
     """The default weights' evidence for the answer of answering articles (kept when right) and
     of the non-answering articles among each question's top 3 hybrid results (should be None)."""
-    from search.ranker import Ranker, SearchOptions
+    from search.ranking.ranker import Ranker, SearchOptions
 
     answerer = Answerer(index, replace(AnswerWeights(), threshold=-9))
     ranker = Ranker(index, SearchOptions(k=3))

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.fusion import DEFAULT_FUSION
+from search.ranking.fusion import DEFAULT_FUSION
 
 if TYPE_CHECKING:
-    from search.opened import OpenIndex
-    from search.ranker import Result, SearchOptions
+    from search.retrieval.opened import OpenIndex
+    from search.ranking.ranker import Result, SearchOptions
     from search.saved import SavedSearch
 
 MAX_QUERY_CHARS = 4000  # a question or a few paragraphs; a longer "query" is a mistake or abuse
@@ -42,8 +42,8 @@ class NotFound(LookupError):
 def search_options(mode: str, k: int, sources: list[str] | None, since: str | None, until: str | None,
                    fusion: str) -> SearchOptions:
     """Validated SearchOptions; raises ValueError with a clear message."""
-    from search.filters import Filters
-    from search.ranker import FUSIONS, MODES, SearchOptions
+    from search.retrieval.filters import Filters
+    from search.ranking.ranker import FUSIONS, MODES, SearchOptions
 
     if mode not in MODES:
         raise ValueError(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -72,7 +72,7 @@ class SearchRequest:
 
     def checked(self):
         """(SearchOptions, View) for this request; BadRequest when an option is wrong."""
-        from search.stories import View
+        from search.stories.view import View
 
         try:
             options = search_options(self.mode, self.k, list(self.source), self.since, self.until, self.fusion)
@@ -91,7 +91,7 @@ class Response:
     extra: dict = field(default_factory=dict)  # e.g. {"name": ...} for a saved search
 
     def to_dict(self, wire: bool = False) -> dict:
-        from search.output import result_dict
+        from search.rendering.output import result_dict
 
         return {**self.extra, "query": self.query, "results": [result_dict(r, wire) for r in self.results]}
 
@@ -115,7 +115,7 @@ class AnswerResponse:
         return "none" if self.result is None else "sentence" if self.result.answer is not None else "passage"
 
     def to_dict(self) -> dict:
-        from search.output import result_dict
+        from search.rendering.output import result_dict
 
         r = self.result
         return {"query": self.query, "answer": self.text, "kind": self.kind,
@@ -135,7 +135,7 @@ class Engine:
     """One index opened for reading, and every read operation on it."""
 
     def __init__(self, index_dir: Path, model: str | os.PathLike | None = None):
-        from search.opened import OpenIndex
+        from search.retrieval.opened import OpenIndex
 
         self.root = Path(index_dir)
         self._model = model
@@ -156,7 +156,7 @@ class Engine:
     def index(self) -> OpenIndex:
         """The open index, switched to the newest committed generation when there is one."""
         from index.manifest import IndexProblem, load_manifest
-        from search.opened import OpenIndex
+        from search.retrieval.opened import OpenIndex
 
         stamp = self._manifest_stamp()
         if stamp != self._stamp:
@@ -200,7 +200,7 @@ class Engine:
                     answer_limit: int | None = None) -> list[Response]:
         """Several queries with the options of `request` (its own query is ignored)."""
         from search import pipeline
-        from search.ranker import Ranker
+        from search.ranking.ranker import Ranker
 
         for q in queries:
             check_query(q)
@@ -219,9 +219,9 @@ class Engine:
 
     def similar(self, article_id: str, request: SearchRequest) -> Response:
         """Articles like `article_id` (the request's query is ignored), without its copies."""
-        from search.clusters import Clusters
-        from search.ranker import Ranker
-        from search.similar import UnknownArticle, similar
+        from search.stories.clusters import Clusters
+        from search.ranking.ranker import Ranker
+        from search.stories.similar import UnknownArticle, similar
 
         options, view = request.checked()
         with self._lock:
@@ -273,7 +273,7 @@ class Engine:
     def saved_results(self, s: SavedSearch, seen: set[str] | None = None, include_copies: bool = False) -> Response:
         """The results of saved search `s`; given what a --new run has `seen`, only those not
         already reported (nor copies of them unless `include_copies`). Nothing is recorded."""
-        from search.collapse import story_ids
+        from search.stories.collapse import story_ids
 
         # --include-copies: copies are results of their own, so a new copy can be reported.
         request = SearchRequest(s.query, k=s.k, mode=s.mode, source=tuple(s.source), since=s.since,
@@ -336,7 +336,7 @@ class Engine:
         """ix.reading(), with a bad query reported as a BadRequest."""
         from contextlib import contextmanager
 
-        from search.lexical import QuerySyntaxError
+        from search.retrieval.lexical import QuerySyntaxError
 
         @contextmanager
         def guarded():

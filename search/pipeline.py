@@ -6,10 +6,10 @@ is always ranked, collapsed and answered the same way.
 
 from __future__ import annotations
 
-from search.answers import Answerer
-from search.clusters import Clusters
-from search.ranker import Ranker, Result
-from search.stories import View, present
+from search.answering.answers import Answerer
+from search.stories.clusters import Clusters
+from search.ranking.ranker import Ranker, Result
+from search.stories.view import View, present
 
 
 def run(ranker: Ranker, queries: list[str], view: View = View(), answers: bool = True,

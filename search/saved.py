@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from index.manifest import write_atomic
-from search.fusion import DEFAULT_FUSION
+from search.ranking.fusion import DEFAULT_FUSION
 
 FILE_VERSION = 1
 # No leading "-": the name could not be typed as an argument without being taken for an option.

@@ -10,9 +10,9 @@ import pytest
 from index.builder import add_articles
 from index.documents import Article
 from index.layout import IndexPaths
-from search.answers import Answerer
-from search.attribution import name_in
-from search.opened import OpenIndex
+from search.answering.answers import Answerer
+from search.answering.attribution import name_in
+from search.retrieval.opened import OpenIndex
 
 from conftest import NK_SAMPLE, NK_SEED, run, without_sentence_vectors
 

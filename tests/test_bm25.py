@@ -8,8 +8,8 @@ import random
 import pytest
 
 from index import lexical as lexical_index
-from search import bm25, lexical
-from search.filters import Filters
+from search.retrieval import bm25, lexical
+from search.retrieval.filters import Filters
 
 VOCAB = ("minister talks korea nuclear election vote budget tax football match club striker "
          "market shares bank rates film award actor music album band police court trial").split()

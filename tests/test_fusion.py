@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from search.aggregate import to_articles
-from search.fusion import convex, normalise, ranked, rrf
+from search.ranking.aggregate import to_articles
+from search.ranking.fusion import convex, normalise, ranked, rrf
 
 
 def test_rrf_sums_reciprocal_ranks():

@@ -166,8 +166,8 @@ def test_the_next_write_catches_up_after_a_run_stopped_between_the_store_and_mil
 
 
 def test_engine_hybrid_search_with_rrf_also_finds_it_first(milvus_index):
-    from search.milvus_retrieval import engine_hybrid
-    from search.opened import OpenIndex
+    from search.retrieval.milvus import engine_hybrid
+    from search.retrieval.opened import OpenIndex
 
     index = OpenIndex(milvus_index)
     question = "who proposed talks without preconditions"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.negation import agreeing_first, negated_terms, negates
+from search.ranking.negation import agreeing_first, negated_terms, negates
 
 
 def test_query_negations_are_found_by_stem():

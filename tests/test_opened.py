@@ -7,7 +7,7 @@ import numpy as np
 
 from index import vectors
 from index.layout import IndexPaths
-from search.opened import OpenIndex
+from search.retrieval.opened import OpenIndex
 
 
 def test_mapped_vectors_answer_like_loaded_ones(sample_index, embedder):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.feedback import expand, feedback_chunks
-from search.questions import is_question
+from search.ranking.feedback import expand, feedback_chunks
+from search.ranking.questions import is_question
 
 
 @pytest.mark.parametrize("text", [

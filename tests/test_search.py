@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from search.filters import Filters
-from search.lexical import QuerySyntaxError
-from search.opened import OpenIndex
-from search.ranker import Ranker, SearchOptions
+from search.retrieval.filters import Filters
+from search.retrieval.lexical import QuerySyntaxError
+from search.retrieval.opened import OpenIndex
+from search.ranking.ranker import Ranker, SearchOptions
 
 from index.documents import Article
 from index.readers import read_paths
@@ -112,7 +112,7 @@ def test_question_mark_ends_a_question_instead_of_making_a_wildcard(index):
 
 
 def test_questions_rank_without_query_feedback(index):
-    """A natural question skips feedback (search/feedback.py): switching it off changes nothing."""
+    """A natural question skips feedback (search/ranking/feedback.py): switching it off changes nothing."""
     on = Ranker(index, SearchOptions(k=5)).search(QUESTION + "?")
     off = Ranker(index, SearchOptions(k=5, feedback_articles=0)).search(QUESTION + "?")
     assert [(r.article.id, r.score) for r in on] == [(r.article.id, r.score) for r in off]

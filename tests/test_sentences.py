@@ -9,7 +9,7 @@ from index.builder import add_articles, remove_articles
 from index.chunker import ChunkingParams, chunk_article, sentence_spans, split_sentences
 from index.documents import Article
 from index.layout import IndexPaths
-from search.opened import OpenIndex
+from search.retrieval.opened import OpenIndex
 
 from conftest import without_sentence_vectors
 

@@ -15,12 +15,12 @@ import pytest
 from index.builder import open_writer
 from index.layout import IndexPaths
 from index.readers import read_paths
-from search.clusters import Clusters
-from search.filters import Filters
-from search.opened import OpenIndex
-from search.ranker import Ranker, SearchOptions
-from search.stories import View, search_many
-from search import timeline
+from search.stories.clusters import Clusters
+from search.retrieval.filters import Filters
+from search.retrieval.opened import OpenIndex
+from search.ranking.ranker import Ranker, SearchOptions
+from search.stories.view import View, search_many
+from search.stories import timeline
 
 from conftest import SAMPLES, run
 

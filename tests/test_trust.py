@@ -16,8 +16,8 @@ import pytest
 
 from index.doctor import check
 from index.layout import IndexPaths
-from search.opened import OpenIndex
-from search.ranker import Ranker, SearchOptions
+from search.retrieval.opened import OpenIndex
+from search.ranking.ranker import Ranker, SearchOptions
 
 from conftest import NK, NK_SAMPLE, SAMPLES, run
 

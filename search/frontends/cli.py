@@ -15,7 +15,7 @@ import typer
 
 from search.frontends import stories_cli
 from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, stdout_failed
-from search.fusion import DEFAULT_FUSION
+from search.ranking.fusion import DEFAULT_FUSION
 
 app = typer.Typer(
     name="byline",
@@ -363,7 +363,7 @@ def search(
     Exit status: 0 with results, 1 with none (with --answer: no answer), 2 on errors.
     """
     from index.manifest import IndexProblem
-    from search import output
+    from search.rendering import output
     from search.engine import BadRequest, SearchRequest
     from search.queries import QueryFileError, read_queries
 
@@ -405,7 +405,7 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
     from dataclasses import asdict
 
     from search.frontends import discovery
-    from search.output import result_from_dict
+    from search.rendering.output import result_from_dict
 
     info = discovery.find(root)
     if info is None:

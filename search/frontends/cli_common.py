@@ -52,7 +52,7 @@ def output_format(fmt: str | None) -> str:
     """The requested format, or table on a terminal and JSON when piped."""
     import sys
 
-    from search.output import FORMATS
+    from search.rendering.output import FORMATS
 
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt not in FORMATS:

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from index.manifest import IndexProblem
 from search.engine import MAX_K, BadRequest, Engine, NotFound, SearchRequest
-from search.fusion import DEFAULT_FUSION
+from search.ranking.fusion import DEFAULT_FUSION
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_STRING = 8 * 1024
@@ -180,7 +180,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
         return engine.saved_run(request.path_params["name"], new=new).to_dict()
 
     def saved_atom(request: Request, p: dict):
-        from search import atom
+        from search.rendering import atom
 
         name = request.path_params["name"]
         response = engine.saved_run(name)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from search.frontends.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
-from search.fusion import DEFAULT_FUSION
+from search.ranking.fusion import DEFAULT_FUSION
 
 if TYPE_CHECKING:
-    from search.opened import OpenIndex
-    from search.ranker import SearchOptions
+    from search.retrieval.opened import OpenIndex
+    from search.ranking.ranker import SearchOptions
     from search.saved import SavedSearch, SavedStore
 
 saved_app = typer.Typer(
@@ -65,7 +65,7 @@ def _store(index: Path | None) -> SavedStore:
 
 def _open(index: Path | None, model: str | None = None) -> OpenIndex:
     from index.manifest import IndexProblem
-    from search.opened import OpenIndex
+    from search.retrieval.opened import OpenIndex
 
     try:
         return OpenIndex(index_dir(index), model)
@@ -84,7 +84,7 @@ def _load(store: SavedStore) -> dict[str, SavedSearch]:
 
 def _checked(s: SavedSearch, ix: OpenIndex) -> tuple[SavedSearch, SearchOptions]:
     """`s` with its filters normalised, and its search options; ValueError if it could never run."""
-    from search.lexical import parse_query
+    from search.retrieval.lexical import parse_query
     from search.saved import check_name
 
     check_name(s.name)
@@ -117,7 +117,7 @@ def _save_definition(ix: OpenIndex, store: SavedStore, s: SavedSearch, *, replac
     A search replaced by `add --force` starts afresh (nothing seen); an edited one keeps its state.
     """
     from index.manifest import IndexProblem
-    from search.lexical import QuerySyntaxError
+    from search.retrieval.lexical import QuerySyntaxError
     from search.saved import SavedError
 
     try:
@@ -361,7 +361,7 @@ def import_(
       byline saved import my-searches.json --index ~/news-index
     """
     from index.manifest import IndexProblem
-    from search.lexical import QuerySyntaxError
+    from search.retrieval.lexical import QuerySyntaxError
     from search.saved import SavedError, read_file
 
     store = _store(index)
@@ -429,9 +429,9 @@ def run(
     Exit status: 0 with results, 1 with none (with --new: nothing new), 2 if a search failed.
     """
     from index.manifest import IndexProblem
-    from search import output
+    from search.rendering import output
     from search.engine import BadRequest, Engine
-    from search.lexical import QuerySyntaxError
+    from search.retrieval.lexical import QuerySyntaxError
 
     if run_all == bool(names):
         fail("give the NAMEs of saved searches, or --all (not both)")
@@ -523,7 +523,7 @@ def run(
         tag = f"byline-{modes.pop()}" if len(modes) == 1 else "byline-saved"
         try:
             if fmt == "atom":
-                from search import atom
+                from search.rendering import atom
 
                 [a] = answers
                 sys.stdout.write(atom.feed(a.query_id, a.query, a.results))

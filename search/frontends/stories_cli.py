@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
-from search.fusion import DEFAULT_FUSION
+from search.ranking.fusion import DEFAULT_FUSION
 
 CollapseOpt = Annotated[bool, typer.Option(
     "--collapse/--no-collapse", help="Show each story once: copies of an article (near-duplicates) are "
@@ -28,7 +28,7 @@ ModeOpt = Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM2
 
 def view_from(collapse: bool, sort: str, recent: bool, half_life: float):
     """A validated View; raises ValueError with a clear message."""
-    from search.stories import View
+    from search.stories.view import View
 
     return View(collapse=collapse, sort=sort, recent=recent, half_life=half_life)
 
@@ -62,7 +62,7 @@ def similar(
     Exit status: 0 with results, 1 with none, 2 on errors (e.g. an unknown id).
     """
     from index.manifest import IndexProblem
-    from search import output
+    from search.rendering import output
     from search.engine import BadRequest, Engine, NotFound, SearchRequest
 
     try:
@@ -105,11 +105,11 @@ def timeline(
     Exit status: 0 with results, 1 with none, 2 on errors.
     """
     from index.manifest import IndexProblem
-    from search import timeline as tl
-    from search.lexical import QuerySyntaxError
-    from search.opened import OpenIndex
-    from search.ranker import Ranker
-    from search.stories import FETCH_ALL, search_many
+    from search.stories import timeline as tl
+    from search.retrieval.lexical import QuerySyntaxError
+    from search.retrieval.opened import OpenIndex
+    from search.ranking.ranker import Ranker
+    from search.stories.view import FETCH_ALL, search_many
 
     if unit not in tl.UNITS:
         fail(f"unknown --by {unit!r}; choose one of {', '.join(tl.UNITS)}")

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
 from index import vectors
-from search import aggregate, bm25, feedback, fusion, highlight, lexical, negation, semantic, sentence_scores
-from search.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
-from search.filters import Filters
-from search.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
-from search.opened import OpenIndex
-from search.questions import is_question
+from search.ranking import aggregate, feedback, fusion, negation, sentence_scores
+from search.retrieval import bm25, lexical, semantic
+from search.rendering import highlight
+from search.ranking.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
+from search.retrieval.filters import Filters
+from search.ranking.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
+from search.retrieval.opened import OpenIndex
+from search.ranking.questions import is_question
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,7 +56,7 @@ class SearchOptions:
     # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
     lexical_confidence: float = 0.15
-    # Sentence evidence (search/sentence_scores.py): the top `sentence_depth` articles of each
+    # Sentence evidence (search/ranking/sentence_scores.py): the top `sentence_depth` articles of each
     # side are re-scored on the semantic side by (1 - s - l) * best passage + s * best sentence
     # + l * lead sentence.
     # Hybrid mode only, unless `semantic_evidence`: the modes lexical and semantic are each
@@ -63,7 +65,7 @@ class SearchOptions:
     sentence_weight: float = 0.1
     lead_weight: float = 0.3
     semantic_evidence: bool = False
-    # Negated phrases (search/negation.py): among the first `negation_depth` articles, those that
+    # Negated phrases (search/ranking/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
     negation_depth: int = 5
 
@@ -78,8 +80,8 @@ class Result:
     terms: set[str] = field(default_factory=set, repr=False)
     lexical_rank: int | None = None
     semantic_rank: int | None = None
-    duplicates: list[StoredArticle] = field(default_factory=list)  # set by search/collapse.py
-    answer: object = None  # an answers.AnswerSentence, set after ranking by search/answers.py
+    duplicates: list[StoredArticle] = field(default_factory=list)  # set by search/stories/collapse.py
+    answer: object = None  # an answers.AnswerSentence, set after ranking by search/answering/answers.py
 
     @property
     def highlights(self) -> list[tuple[int, int]]:
@@ -179,7 +181,7 @@ class Ranker:
         """Both retrievers' chunk hits for each query (what `rank` fuses); computing them once
         lets an evaluation try many fusion settings cheaply."""
         if self.index.manifest.backend == "milvus":  # the same candidates, from the engine
-            from search import milvus_retrieval
+            from search.retrieval import milvus as milvus_retrieval
 
             return milvus_retrieval.retrieve(self, queries, depth or self._depth())
         mode = self.options.mode
@@ -277,7 +279,7 @@ class Ranker:
 
     def _negation_first(self, scored: list[tuple[str, float]], negated: frozenset[str],
                         depth: int) -> list[tuple[str, float]]:
-        """The first `depth` articles reordered by search/negation.py; the scores stay in
+        """The first `depth` articles reordered by search/ranking/negation.py; the scores stay in
         descending order (the reordered articles take the head's scores by their new rank)."""
         head = scored[:depth]
         texts = self.index.store.article_texts([a for a, _ in head])
@@ -300,7 +302,7 @@ class Ranker:
     def _feedback_hits(self, query_vector, lex: _Side, vec: _Side, o: SearchOptions,
                        weight: float) -> list[tuple[int, float]]:
         """The semantic side searched again with the query moved towards the best passages of
-        the first fused ranking's top articles (search/feedback.py)."""
+        the first fused ranking's top articles (search/ranking/feedback.py)."""
         first = [a for a, _ in fusion.ranked(_fuse(lex, vec, o, weight))]
         best = {a.article_id: a.best_chunk for a in vec.articles}
         chunk_ids = feedback.feedback_chunks(first, best, o.feedback_articles)

@@ -14,7 +14,7 @@ Ranking = Sequence[tuple[str, float]]  # (id, score), best first
 # The defaults, chosen on the tuning splits (docs/quality.md).
 DEFAULT_FUSION = "rrf"
 DEFAULT_SEMANTIC_WEIGHT = 0.65
-DEFAULT_QUESTION_WEIGHT = DEFAULT_SEMANTIC_WEIGHT  # for natural questions (search/questions.py); 0.7 measured 0.001 worse
+DEFAULT_QUESTION_WEIGHT = DEFAULT_SEMANTIC_WEIGHT  # for natural questions (search/ranking/questions.py); 0.7 measured 0.001 worse
 DEFAULT_RRF_K = 2.0
 
 

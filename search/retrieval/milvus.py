@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from index import lexical as index_lexical
 from index.milvus_backend import Collections, connect, ensure_collections, quoted
-from search import lexical
-from search.filters import Filters
-from search.questions import is_question
+from search.retrieval import lexical
+from search.retrieval.filters import Filters
+from search.ranking.questions import is_question
 
 if TYPE_CHECKING:
-    from search.ranker import Candidates, Ranker
+    from search.ranking.ranker import Candidates, Ranker
 
 MAX_LIMIT = 16_384  # Milvus's largest top-k
 DF_LIMIT = 2_000  # document frequencies for answer scoring are counted up to this many passages
@@ -81,7 +81,7 @@ def retrieve(ranker: Ranker, queries: list[str], depth: int, group: bool = False
     """What `Ranker.retrieve` returns, from the engine: lexical and semantic chunk hits and the
     whole-article BM25 hits. `group` asks for one passage per article (group_by_field) on both
     passage searches, so `depth` counts articles instead of passages."""
-    from search.ranker import Candidates
+    from search.ranking.ranker import Candidates
 
     o = ranker.options
     mx: MilvusIndex = ranker.index.milvus

@@ -1,6 +1,6 @@
 """Open an index for searching: check its manifest, then hold its committed generation open.
 
-Every file of the generation is opened at once (`search.pinned`), so a long batch of queries
+Every file of the generation is opened at once (`search.retrieval.pinned`), so a long batch of queries
 keeps reading the generation it started with even when writers commit and remove it meanwhile.
 The Whoosh index, the model and the FAISS mapping are still set up only when first needed.
 Damage found on the way is an `IndexProblem` naming the file and what to do.
@@ -20,7 +20,7 @@ from index.embedder import Embedder, ModelNotFound, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from index.store import ArticleStore
-from search.pinned import PinnedFolder
+from search.retrieval.pinned import PinnedFolder
 
 _REPAIR = "check it with: byline doctor (and byline doctor --repair rebuilds it from the article store)"
 
@@ -51,10 +51,10 @@ class OpenIndex:
 
     @cached_property
     def milvus(self):
-        """The Milvus collections of a Milvus-backed index (search.milvus_retrieval), else None."""
+        """The Milvus collections of a Milvus-backed index (search.retrieval.milvus), else None."""
         if self.manifest.backend != "milvus":
             return None
-        from search.milvus_retrieval import MilvusIndex
+        from search.retrieval.milvus import MilvusIndex
 
         return MilvusIndex(self.manifest.milvus_uri, self.manifest.milvus_collection, self.manifest.dimension)
 
@@ -63,7 +63,7 @@ class OpenIndex:
         from whoosh.index import FileIndex
 
         if self.milvus is not None:
-            from search.milvus_retrieval import MilvusLexical
+            from search.retrieval.milvus import MilvusLexical
 
             return MilvusLexical(self.milvus)
 
@@ -92,7 +92,7 @@ class OpenIndex:
     @cached_property
     def vectors(self):
         if self.milvus is not None:
-            from search.milvus_retrieval import MilvusVectors
+            from search.retrieval.milvus import MilvusVectors
 
             return MilvusVectors(self.milvus, self.store)
         real = self.paths.vectors(self.generation)
@@ -116,7 +116,7 @@ class OpenIndex:
         """Turn a failure while reading this generation (a truncated or deleted Whoosh file, a
         damaged store) into an IndexProblem that names the files and what to do.
         BYLINE_DEBUG=1 shows the original traceback instead."""
-        from search.lexical import QuerySyntaxError
+        from search.retrieval.lexical import QuerySyntaxError
 
         try:
             yield

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the ranker (numpy, FAISS) is not needed to write results, e.g. from a server
-    from search.ranker import Result
+    from search.ranking.ranker import Result
 
 FORMATS = ("table", "json", "jsonl", "trec", "ids")
 
@@ -172,7 +172,7 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
             article.append(f"\n{a.id}", style="dim")
             if r.duplicates:
                 article.append(f"\n{copies_note(r)}", style="magenta")
-            from search import highlight
+            from search.rendering import highlight
 
             text, spans = highlight.snippet(r.passage, r.highlights)
             passage = _answer_text(r)
@@ -198,7 +198,7 @@ def _answer_text(result: Result):
     answer = result.answer
     if answer is None:
         return Text("")
-    from search import highlight
+    from search.rendering import highlight
 
     text = " ".join(answer.text.split())
     out = Text("… " if answer.start > 0 else "", style="bold")

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date
 
-from search.clusters import Clusters
-from search.collapse import collapse
-from search.ranker import Candidates, Ranker, Result, SearchOptions
+from search.stories.clusters import Clusters
+from search.stories.collapse import collapse
+from search.ranking.ranker import Candidates, Ranker, Result, SearchOptions
 
 SORTS = ("relevance", "date")
 # An article is in the relevant set when its score is at least this share of the top score, by

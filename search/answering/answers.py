@@ -1,6 +1,6 @@
 """Answers: the sentence (or two adjacent ones) of each result's article that best answers the query.
 
-Every sentence of the article is scored (search/answer_features.py computes the signals):
+Every sentence of the article is scored (search/answering/features.py computes the signals):
 - its meaning: the cosine of its vector, stored at ingest (span-pooled from its passage,
   index/sentences.py), to the query's;
 - the query's words in it: their idf-weighted share, stemmed as the lexical index stems them;
@@ -11,7 +11,7 @@ The weights were tuned on bbc_qa_dev and bbc_qa_dev2 (docs/quality.md, "Answers"
 sentence is the answer when its evidence (meaning and words, without place and cues) reaches
 the threshold, else the article has no answer. A very short sentence, one ending in ":", or one
 opening a quote it does not close, is joined with the next. For "who" questions, `who` names
-the speaker or actor (search/attribution.py).
+the speaker or actor (search/answering/attribution.py).
 
 Articles indexed before sentence vectors were stored are scored on words, place and cues, and
 always answer: words alone cannot tell a paraphrase from a miss (vectors="query" encodes their
@@ -25,14 +25,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from index.chunker import sentence_spans
-from search import answer_features as features
-from search import attribution
+from search.answering import features
+from search.answering import attribution
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from search.opened import OpenIndex
-    from search.ranker import Result
+    from search.retrieval.opened import OpenIndex
+    from search.ranking.ranker import Result
 
 
 VECTOR_SOURCES = ("stored", "query", "none")

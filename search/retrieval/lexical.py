@@ -1,7 +1,7 @@
 """Lexical retrieval with Whoosh: BM25F over chunk titles and bodies.
 
 Queries use the Whoosh query language (fields, "phrases", AND/OR/NOT, ranges); plain questions
-are read as a disjunction of their content words, as BM25 expects, and scored by `search.bm25`.
+are read as a disjunction of their content words, as BM25 expects, and scored by `search.retrieval.bm25`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from whoosh import qparser, query as wq, scoring
 
 from index.lexical import analyzer
-from search import bm25
-from search.filters import Filters
+from search.retrieval import bm25
+from search.retrieval.filters import Filters
 
 SEARCH_FIELDS = ("title", "body")
 MAX_QUERY_CHARS = 2000

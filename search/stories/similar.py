@@ -13,10 +13,10 @@ from dataclasses import replace
 import numpy as np
 
 from index import vectors
-from search import lexical, semantic
-from search.clusters import Clusters
-from search.ranker import Candidates, Ranker, Result
-from search.stories import FETCH_ALL, View, arrange
+from search.retrieval import lexical, semantic
+from search.stories.clusters import Clusters
+from search.ranking.ranker import Candidates, Ranker, Result
+from search.stories.view import FETCH_ALL, View, arrange
 
 QUERY_WORDS = 120  # of the article's title and text, as its lexical query
 _WORD = re.compile(r"\w+")
@@ -47,7 +47,7 @@ def candidates_like(ranker: Ranker, article_id: str) -> Candidates:
     o = ranker.options
     lex, vec = [], []
     if o.mode != "semantic" and ranker.index.milvus is not None:  # the engine's BM25
-        from search.milvus_retrieval import lexical_hits
+        from search.retrieval.milvus import lexical_hits
 
         lex = lexical_hits(ranker.index.milvus, lexical_query(title, text), o.depth, o.filters)
     elif o.mode != "semantic":

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from search.ranker import Result
+from search.ranking.ranker import Result
 
 NS = "http://www.w3.org/2005/Atom"
 

@@ -15,8 +15,8 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25FScorer
 
-from search import postings
-from search.postings import UnsupportedPostings
+from search.retrieval import postings
+from search.retrieval.postings import UnsupportedPostings
 
 __all__ = ["PlainTerm", "Scorer", "UnsupportedPostings", "plain_terms"]
 

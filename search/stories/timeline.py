@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TextIO
 
-from search.ranker import Result
+from search.ranking.ranker import Result
 
 UNITS = ("auto", "day", "week", "month", "year")
 

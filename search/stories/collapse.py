@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from index.store import StoredArticle
-from search.clusters import Clusters
-from search.filters import Filters
-from search.ranker import Result
+from search.stories.clusters import Clusters
+from search.retrieval.filters import Filters
+from search.ranking.ranker import Result
 
 
 def passes(article: StoredArticle, filters: Filters) -> bool:

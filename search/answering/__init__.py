@@ -1,0 +1,1 @@
+"""Answers: the sentence of each ranked article that answers the query."""

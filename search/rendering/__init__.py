@@ -1,0 +1,1 @@
+"""Output: results as a table, JSON, JSON Lines, TREC run, ids or Atom."""

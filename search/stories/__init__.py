@@ -1,0 +1,1 @@
+"""Stories: copies of one story collapsed, similar articles, timelines, date order and recency."""
