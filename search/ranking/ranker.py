@@ -65,6 +65,10 @@ class SearchOptions:
     sentence_weight: float = 0.1
     lead_weight: float = 0.3
     semantic_evidence: bool = False
+    # The lead's weight only for articles whose lead speaks for them (sentence_scores.lead_share):
+    # a ramp over the lead's centrality from `lead_offset` to `lead_offset + lead_width`; width 0: off.
+    lead_offset: float = 0.0
+    lead_width: float = 0.0
     # Negated phrases (search/ranking/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
     negation_depth: int = 5
@@ -295,7 +299,7 @@ class Ranker:
         pool = list(dict.fromkeys(pool))
         found = sentence_scores.evidence(self.index.store, query_vector, pool)
         ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], found,
-                                          o.sentence_weight, o.lead_weight)
+                                          o.sentence_weight, o.lead_weight, o.lead_offset, o.lead_width)
         chunk_of = {a.article_id: a.best_chunk for a in vec.articles}
         return _Side(vec.chunks, [aggregate.ArticleScore(a, s, chunk_of.get(a)) for a, s in ranking])
 
