@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import checksums, dedup, lexical, sentences, vectors
+from index import checksums, dedup, lexical, profile, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
@@ -438,6 +438,7 @@ class IndexWriter:
         _fsync_tree(folder)
         committed = self.manifest.generation
         self.manifest.files = checksums.record(folder, self.manifest.files, self.paths.generation(committed))
+        self.manifest.lead_centrality = profile.measure(self.store)
         self.store.commit()
         self.manifest.articles, self.manifest.chunks = articles, chunk_count
         self.manifest.vector_index = vectors.kind(self.vectors) if self.vectors is not None else "milvus"

@@ -44,6 +44,9 @@ class Manifest:
     backend: str = "local"
     milvus_uri: str | None = None
     milvus_collection: str | None = None
+    # index/profile.py: whether the leads of this generation summarise their articles (None:
+    # not measured, e.g. no sentence vectors, or an index written before it was recorded).
+    lead_centrality: float | None = None
 
     def check_model(self, model_name: str, dimension: int) -> None:
         """Refuse to mix vectors of two different models in one index."""

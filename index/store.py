@@ -287,6 +287,25 @@ class ArticleStore:
             f"SELECT id, title, text FROM articles WHERE {self._visible()} AND id IN ({{}})", list(ids))
         return {a: (title, text) if with_titles else text for a, title, text in rows}
 
+    def sample_sentence_vectors(self, count: int) -> list:
+        """The sentence vectors of up to `count` visible articles spread evenly over the table
+        (the same ones for the same store): rowid point lookups, never a scan of the vectors."""
+        import numpy as np
+
+        if not self._has_sentences:
+            return []
+        low, high = self.db.execute("SELECT min(rowid), max(rowid) FROM sentences").fetchone()
+        if low is None:
+            return []
+        rowids = sorted({int(r) for r in np.linspace(low, high, num=min(count, high - low + 1))})
+        out = []
+        for offsets, scales, vectors in self._in_query(
+                f"SELECT offsets, scales, vectors FROM sentences WHERE {self._visible()} AND rowid IN ({{}})", rowids):
+            n = len(offsets) // 8
+            matrix = np.frombuffer(vectors, dtype=np.int8).reshape(n, -1).astype(np.float32)
+            out.append(matrix * np.frombuffer(scales, dtype=np.float32)[:, None])
+        return out
+
     def sentence_vectors(self, article_ids: Iterable[str]) -> dict:
         """{article_id: (offsets, vectors)} for the articles that have stored sentences: int32
         (n, 2) start/end offsets into the article text, in text order, and float32 (n, dim)

@@ -65,10 +65,10 @@ class SearchOptions:
     sentence_weight: float = 0.1
     lead_weight: float = 0.3
     semantic_evidence: bool = False
-    # The lead's weight only for articles whose lead speaks for them (sentence_scores.lead_share):
-    # a ramp over the lead's centrality from `lead_offset` to `lead_offset + lead_width`; width 0: off.
-    lead_offset: float = 0.0
-    lead_width: float = 0.0
+    # The lead counts in collections whose leads summarise their articles (news; not science
+    # abstracts): lead_weight * min(1, max(0, the index's lead centrality / lead_ramp))
+    # (index/profile.py); 0: the full lead weight in every collection.
+    lead_ramp: float = 0.03
     # Negated phrases (search/ranking/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
     negation_depth: int = 5
@@ -290,6 +290,10 @@ class Ranker:
         order = negation.agreeing_first([a for a, _ in head], texts, set(negated))
         return list(zip(order, [s for _, s in head])) + scored[depth:]
 
+    def _lead_share(self, o: SearchOptions) -> float:
+        centrality = self.index.lead_centrality if o.lead_ramp > 0 and o.lead_weight else None
+        return 1.0 if centrality is None else min(1.0, max(0.0, centrality / o.lead_ramp))
+
     def _with_sentences(self, query_vector, lex: _Side | None, vec: _Side, o: SearchOptions) -> _Side:
         """The semantic side re-ranked with the best sentence and the lead of its top articles
         (and, in hybrid, of the lexical side's top articles)."""
@@ -299,7 +303,7 @@ class Ranker:
         pool = list(dict.fromkeys(pool))
         found = sentence_scores.evidence(self.index.store, query_vector, pool)
         ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], found,
-                                          o.sentence_weight, o.lead_weight, o.lead_offset, o.lead_width)
+                                          o.sentence_weight, o.lead_weight * self._lead_share(o))
         chunk_of = {a.article_id: a.best_chunk for a in vec.articles}
         return _Side(vec.chunks, [aggregate.ArticleScore(a, s, chunk_of.get(a)) for a, s in ranking])
 

@@ -50,6 +50,15 @@ class OpenIndex:
         self._model_spec = model
 
     @cached_property
+    def lead_centrality(self) -> float | None:
+        """index/profile.py: recorded at commit; measured now for an index written before that."""
+        if self.manifest.lead_centrality is not None:
+            return self.manifest.lead_centrality
+        from index import profile
+
+        return profile.measure(self.store)
+
+    @cached_property
     def milvus(self):
         """The Milvus collections of a Milvus-backed index (search.retrieval.milvus), else None."""
         if self.manifest.backend != "milvus":
