@@ -273,6 +273,8 @@ def fusion_name(o: SearchOptions) -> str:
         name += f" conf={o.lexical_confidence:g}"
     if o.sentence_depth:
         name += f" sent={o.sentence_depth}x{o.sentence_weight:g}" + (f"+lead{o.lead_weight:g}" if o.lead_weight else "")
+        if o.sentence_window != SearchOptions.sentence_window:
+            name += f"@win{o.sentence_window}"
         if o.lead_weight and o.lead_ramp != SearchOptions.lead_ramp:
             name += f"@ramp{o.lead_ramp:g}"
     if not o.feedback_articles or o.feedback_gate == "off":
@@ -325,6 +327,16 @@ def variants(which: str) -> list[Variant]:
         every = replace(hybrid, lead_ramp=0.0)
         return out[:3] + [Variant("v1 default: " + fusion_name(v1), v1),
                           Variant("lead in every collection: " + fusion_name(every), every)]
+    if which == "refit":  # fusion and feedback around the default, with the lead profile on
+        grid = [replace(hybrid, rrf_k=k, semantic_weight=w, question_weight=w) for k in (1, 3, 5) for w in (0.6, 0.65, 0.7)
+                if (k, w) != (hybrid.rrf_k, hybrid.semantic_weight)]
+        grid += [replace(hybrid, lexical_confidence=c) for c in (0.1, 0.2, 0.3)]
+        grid += [replace(hybrid, feedback_strength=t) for t in (0.2, 0.4)]
+        grid += [replace(hybrid, sentence_depth=d) for d in (20, 50)]
+        return out[:3] + [Variant(fusion_name(o), o) for o in grid]
+    if which == "window":
+        grid = [replace(hybrid, sentence_window=w, sentence_weight=b) for w in (2, 3) for b in (0.1, 0.2, 0.3)]
+        return out[:3] + [Variant(fusion_name(o), o) for o in grid]
     if which == "profile":
         sem = replace(base, mode="semantic", semantic_evidence=True)
         grid = [replace(hybrid, lead_ramp=r, sentence_weight=b, lead_weight=l)
@@ -578,7 +590,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "profile", "test", "final", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "profile", "test", "window", "refit", "final", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")

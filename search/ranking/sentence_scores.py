@@ -20,13 +20,12 @@ class SentenceEvidence:
 
     best: float
     lead: float
-    # How much more the lead speaks for the article than its other sentences do: the lead's cosine
-    # to the article's mean sentence vector minus the median of the others' (0 below 3 sentences).
-    central: float = 0.0
 
 
-def evidence(store, query_vector: np.ndarray, article_ids: list[str]) -> dict[str, SentenceEvidence]:
-    """The evidence of each article that has stored sentence vectors (others are left out)."""
+def evidence(store, query_vector: np.ndarray, article_ids: list[str], window: int = 1) -> dict[str, SentenceEvidence]:
+    """The evidence of each article that has stored sentence vectors (others are left out).
+    With `window` > 1 the best is the best run of up to that many adjacent sentences (their
+    mean vector), so an answer spread over two or three sentences counts whole."""
     if not article_ids:
         return {}
     found = store.sentence_vectors(article_ids)
@@ -35,30 +34,18 @@ def evidence(store, query_vector: np.ndarray, article_ids: list[str]) -> dict[st
     for article_id, (_, matrix) in found.items():
         if len(matrix):
             cosines = matrix @ q
-            out[article_id] = SentenceEvidence(float(cosines.max()), float(cosines[0]), _centrality(matrix))
+            best = float(cosines.max())
+            for size in range(2, min(window, len(matrix)) + 1):
+                sums = np.cumsum(np.vstack([np.zeros((1, matrix.shape[1]), np.float32), matrix]), axis=0)
+                runs = sums[size:] - sums[:-size]
+                runs /= np.maximum(np.linalg.norm(runs, axis=1, keepdims=True), 1e-9)
+                best = max(best, float((runs @ q).max()))
+            out[article_id] = SentenceEvidence(best, float(cosines[0]))
     return out
 
 
-def _centrality(matrix: np.ndarray) -> float:
-    if len(matrix) < 3:
-        return 0.0
-    centre = matrix.mean(axis=0)
-    centre /= max(float(np.linalg.norm(centre)), 1e-9)
-    cosines = matrix @ centre
-    return float(cosines[0] - np.median(cosines[1:]))
-
-
-def lead_share(e: SentenceEvidence, offset: float, width: float) -> float:
-    """The share of the lead weight an article's lead earns: all of it when `width` is 0 (off),
-    else a ramp from 0 at centrality `offset` to 1 at `offset + width`."""
-    if width <= 0:
-        return 1.0
-    return min(1.0, max(0.0, (e.central - offset) / width))
-
-
 def combine(passage_ranking: list[tuple[str, float]], found: dict[str, SentenceEvidence],
-            best_weight: float, lead_weight: float, central_offset: float = 0.0,
-            central_width: float = 0.0) -> list[tuple[str, float]]:
+            best_weight: float, lead_weight: float) -> list[tuple[str, float]]:
     """The semantic article ranking with the evidence mixed in: (1 - b - l) * passage + b * best
     sentence + l * lead for the articles that have it. An article with no passage among the fetched
     ones counts the lowest fetched passage score; one without sentence evidence keeps its passage
@@ -69,9 +56,5 @@ def combine(passage_ranking: list[tuple[str, float]], found: dict[str, SentenceE
     for article_id in passage.keys() | found.keys():
         p = passage.get(article_id, floor)
         e = found.get(article_id)
-        if e is None:
-            scored[article_id] = p
-            continue
-        lw = lead_weight * lead_share(e, central_offset, central_width)
-        scored[article_id] = (1.0 - best_weight - lw) * p + best_weight * e.best + lw * e.lead
+        scored[article_id] = p if e is None else (1.0 - best_weight - lead_weight) * p + best_weight * e.best + lead_weight * e.lead
     return sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
