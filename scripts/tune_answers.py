@@ -185,7 +185,54 @@ def variants(index: OpenIndex, answerer: Answerer, scored: list, raw: list) -> d
             answerer, scored, default, raw, weights_for=lambda q, why=why: why if q == "why" else default)
     table["why questions: query rewritten \"the reason ...\""] = accuracy(
         answerer, scored, default, raw, cosine=why_rewritten(index, scored, raw))
+    kept = [s.signals.cue for _, s in scored]
+    for _, s in scored:  # the why cue without its ambiguous words (after, over, since, amid ...)
+        if s.signals.question == "why":
+            s.signals.cue = np.array([float(bool(NARROW_WHY.search(s.text[a:b]))) for a, b in s.offsets])
+    for name, change in (("", {}), (", lead 0.15, cue 0.2", {"lead": 0.15, "cue": 0.2})):
+        why = replace(default, **change)
+        table[f"why questions: narrow cue{name}"] = accuracy(
+            answerer, scored, default, raw, weights_for=lambda q, why=why: why if q == "why" else default)
+    for (_, s), cue in zip(scored, kept):
+        s.signals.cue = cue
     return table
+
+
+NARROW_WHY = re.compile(r"(?i)\b(because|due to|as a result|so that|in order to|blamed|reasons?|caused|led to)\b")
+
+
+def errors(answerer: Answerer, scored: list) -> dict:
+    """Where the default goes wrong: the lead chosen when it does not answer, a later sentence
+    chosen when the lead answers (or when neither does); and the pairs gained over always
+    answering with the lead when the best other sentence is chosen if the lead leads it by
+    less than t (the default's decision point is t=0)."""
+    answerer.weights = AnswerWeights(threshold=-9)
+    counts = {"pairs": 0, "lead right": 0, "wrong: lead chosen, lead wrong": 0,
+              "wrong: later chosen, lead right": 0, "wrong: later chosen, lead wrong too": 0}
+    margins = []
+    for row, s in scored:
+        n = len(s.offsets)
+
+        def right(i):
+            end = s.offsets[i + 1][1] if i + 1 < n and features.needs_next(s.text[s.offsets[i][0]:s.offsets[i][1]]) \
+                else s.offsets[i][1]
+            return any(answer_matches(s.text[int(s.offsets[i][0]):int(end)], g) for g in row["answers"])
+        _, total = features.combine(s.cosine, s.signals, answerer.weights)
+        best = int(total.argmax())
+        lead_ok, best_ok = right(0), right(best)
+        counts["pairs"] += 1
+        counts["lead right"] += lead_ok
+        if not best_ok:
+            key = "lead chosen, lead wrong" if best == 0 else \
+                ("later chosen, lead right" if lead_ok else "later chosen, lead wrong too")
+            counts["wrong: " + key] += 1
+        if n > 1:
+            other = 1 + int(total[1:].argmax())
+            margins.append((float(total[0] - total[other]), lead_ok, right(other)))
+    for t in (-0.1, 0.0, 0.05, 0.1, 0.15, 0.2):
+        counts[f"gain over the lead, t={t}"] = sum(
+            (o and not lead) - (lead and not o) for m, lead, o in margins if m < t)
+    return counts
 
 
 def threshold_table(index: OpenIndex, rows: list[dict]) -> list[dict]:
@@ -222,6 +269,14 @@ def threshold_table(index: OpenIndex, rows: list[dict]) -> list[dict]:
     return table
 
 
+def show(title: str, table: dict) -> None:
+    print(f"\n== {title}")
+    groups = list(next(iter(table.values())))
+    print(f"{'variant':62} " + " ".join(f"{g[-14:]:>14}" for g in groups))
+    for name, acc in table.items():
+        print(f"{name[:62]:62} " + " ".join(f"{acc[g]:14.3f}" for g in groups))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("index", type=Path)
@@ -231,6 +286,7 @@ def main() -> None:
     rows = [r for name in SETS for r in load(name)]
     index = OpenIndex(args.index)
     report = {}
+    kept = {}
     sources = [("span", False)] + ([("own", True)] if args.own else [])
     for label, own in sources:
         answerer = Answerer(index, vectors="query" if own else "stored")
@@ -264,11 +320,24 @@ def main() -> None:
         table["default " + repr(default)] = accuracy(answerer, scored, default, raw)
         table.update(variants(index, answerer, scored, raw))
         report[label] = table
-        print(f"\n== sentence vectors: {label}")
-        groups = list(next(iter(table.values())))
-        print(f"{'variant':62} " + " ".join(f"{g[-14:]:>14}" for g in groups))
-        for name, acc in table.items():
-            print(f"{name[:62]:62} " + " ".join(f"{acc[g]:14.3f}" for g in groups))
+        kept[label] = (answerer, scored, raw)
+        show(f"sentence vectors: {label}", table)
+    answerer, scored, raw = kept["span"]
+    report["errors"] = errors(answerer, scored)
+    print("\n== where the default goes wrong (span)")
+    for key, value in report["errors"].items():
+        print(f"  {key}: {value}")
+    if "own" in kept:  # both vectors, mixed: share a of the span-pooled cosine
+        own = kept["own"][2]
+        table = {}
+        for a, lead, lex in itertools.product((0.0, 0.25, 0.5, 0.75, 1.0), (0.15, 0.25, 0.3, 0.4), (0.3, 0.5)):
+            def mixed(i, m, q, a=a):
+                return a * features.cosines(m, q, 0.0) + (1 - a) * features.cosines(own[i][0], q, 0.0)
+            table[f"span x {a} + own x {1 - a}, lead {lead}, words {lex}"] = accuracy(
+                answerer, scored, AnswerWeights(lead=lead, lexical=lex, threshold=-9), raw, cosine=mixed)
+        best = sorted(table.items(), key=lambda kv: -np.mean([kv[1][s] for s in SETS]))[:8]
+        report["mixed"] = dict(best)
+        show("span-pooled and own vectors mixed (the 8 best of the grid)", dict(best))
     report["threshold"] = threshold_table(index, rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
