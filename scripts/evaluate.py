@@ -475,7 +475,8 @@ def cluster_qrels(qrels: dict[str, dict[str, int]], clusters: Clusters) -> dict[
 
 ANSWER_DEPTH = 3
 ANSWER_WEIGHTS = {"default": AnswerWeights(),
-                  "lead": AnswerWeights(semantic=0, lexical=0, lead=1, second=0, cue=0, threshold=-9)}
+                  "lead": AnswerWeights(semantic=0, lexical=0, lead=1, second=0, cue=0, threshold=-9),
+                  "join": AnswerWeights(join_margin=0.5)}  # docs/quality.md, "Answers": measured, off
 
 
 def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
@@ -603,8 +604,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="sentence vectors answers are scored with (sets with answers.jsonl): those stored "
                              "at ingest, sentences encoded alone at query time, or none (words, place, cues)")
     parser.add_argument("--answer-weights", choices=tuple(ANSWER_WEIGHTS), default="default",
-                        help="how answers are chosen: byline's tuned weights, or the baseline that always "
-                             "answers with the article's first sentence")
+                        help="how answers are chosen: byline's tuned weights, the baseline that always "
+                             "answers with the article's first sentence, or the default joining a close "
+                             "neighbour of about the same length (join_margin 0.5)")
     parser.add_argument("--max-tokens", type=int, default=200, help="passage size of new indexes")
     parser.add_argument("--overlap", type=int, default=1, help="sentence overlap of new indexes")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ import pytest
 from index.builder import add_articles
 from index.documents import Article
 from index.layout import IndexPaths
-from search.answering.answers import Answerer
+from search.answering.answers import Answerer, AnswerWeights
 from search.answering.attribution import name_in
 from search.retrieval.opened import OpenIndex
 
@@ -38,11 +38,11 @@ def council_index(tmp_path_factory, embedder):
     return root
 
 
-def _answers(root, query, ids):
+def _answers(root, query, ids, weights=AnswerWeights()):
     ix = OpenIndex(root)
     try:
         vector = ix.embedder.encode_queries([query])[0]
-        return Answerer(ix).answers(query, vector, ids), ix.store.article_texts(ids)
+        return Answerer(ix, weights).answers(query, vector, ids), ix.store.article_texts(ids)
     finally:
         ix.close()
 
@@ -60,6 +60,22 @@ def test_mission_question_names_the_secretary_of_state_and_blinken(sample_index,
 def test_paraphrase_gets_the_answering_sentence_not_the_lead(council_index):
     answers, _ = _answers(council_index, PARAPHRASE, ["council"])
     assert answers["council"].text == PARKING_ANSWER
+
+
+def test_join_margin_joins_a_close_neighbour_of_about_the_same_length(council_index):
+    # The parking sentence (10 words) scores ~0.3 above the next, "The opposition voted ..."
+    # (9 words), and far above the 20-word library sentence before it.
+    default = _answers(council_index, PARAPHRASE, ["council"])[0]["council"]
+    assert default.text == PARKING_ANSWER
+    answers, texts = _answers(council_index, PARAPHRASE, ["council"], AnswerWeights(join_margin=0.5))
+    joined = answers["council"]
+    assert joined.text == f"{PARKING_ANSWER}\n\nThe opposition voted against the plan, calling it timid."
+    assert texts["council"][joined.start:joined.end] == joined.text and joined.start == default.start
+    narrow, _ = _answers(council_index, PARAPHRASE, ["council"], AnswerWeights(join_margin=0.2))
+    assert narrow["council"].text == PARKING_ANSWER
+    # The library sentence (20 words) has only shorter neighbours (11 and 10 words): never joined.
+    wide, _ = _answers(council_index, "new public library opening to readers", ["council"], AnswerWeights(join_margin=9))
+    assert wide["council"].text == LIBRARY_ANSWER
 
 
 def test_no_answer_when_the_article_does_not_answer(council_index):

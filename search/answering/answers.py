@@ -10,8 +10,10 @@ Every sentence of the article is scored (search/answering/features.py computes t
 The weights were tuned on bbc_qa_dev and bbc_qa_dev2 (docs/quality.md, "Answers"). The best
 sentence is the answer when its evidence (meaning and words, without place and cues) reaches
 the threshold, else the article has no answer. A very short sentence, one ending in ":", or one
-opening a quote it does not close, is joined with the next. For "who" questions, `who` names
-the speaker or actor (search/answering/attribution.py).
+opening a quote it does not close, is joined with the next; with `join_margin`, so is a
+neighbour of about its length scoring close to it (off by default: it measured +2 of 151
+answers and joins sentences that add nothing, docs/quality.md). For "who" questions, `who`
+names the speaker or actor (search/answering/attribution.py).
 
 Articles indexed before sentence vectors were stored are scored on words, place and cues, and
 always answer: words alone cannot tell a paraphrase from a miss (vectors="query" encodes their
@@ -49,6 +51,7 @@ class AnswerWeights:
     cue: float = 0.1
     centre: float = 0.0  # share of the article's mean sentence vector removed before the cosine
     threshold: float = 0.25  # evidence below this: no answer
+    join_margin: float = 0.0  # join a neighbour of about the same length scoring within this (0: never)
 
 
 @dataclass
@@ -172,6 +175,10 @@ class Answerer:
         start, end = (int(x) for x in scored.offsets[best])
         if best + 1 < len(scored.offsets) and features.needs_next(scored.text[start:end]):
             end = int(scored.offsets[best + 1][1])
+        else:
+            other = features.join_with(scored.text, scored.offsets, total, best, w.join_margin)
+            if other is not None:
+                start, end = min(start, int(scored.offsets[other][0])), max(end, int(scored.offsets[other][1]))
         text = scored.text[start:end]
         who = attribution.name_in(text, scored.title) if scored.signals.question == "who" else None
         at_end = not scored.text[end:].strip()

@@ -1,6 +1,7 @@
 """The signals answers are chosen on, per sentence of an article: the query's words (idf-weighted,
 stemmed as the lexical index stems them), the sentence's place, and question cues; plus the
-cosine of the sentence vectors to the query, and how the signals are combined."""
+cosine of the sentence vectors to the query, how the signals are combined, and when a sentence
+is answered together with a neighbour."""
 
 from __future__ import annotations
 
@@ -179,3 +180,27 @@ def needs_next(sentence: str) -> bool:
         return True
     quotes = sentence.count('"') + sentence.count("“") + sentence.count("”")
     return bool(_OPEN_QUOTE.match(sentence)) and quotes % 2 == 1 and words < 15
+
+
+_WORD = re.compile(r"\w+")
+JOIN_SHORT = 15  # words: two sentences this short are of "about the same length" whatever their lengths
+
+
+def join_with(text: str, offsets, total, best: int, margin: float) -> int | None:
+    """The neighbour of sentence `best` to answer with it, or None: the better-scoring of the
+    sentences before and after it that scores within `margin` of it and is of about its length
+    (neither of the two longer than the other or JOIN_SHORT words), so that the pair is never
+    more than twice as long as whichever of the two holds the answer."""
+    if margin <= 0:
+        return None
+
+    def words(i: int) -> int:
+        return len(_WORD.findall(text[int(offsets[i][0]):int(offsets[i][1])]))
+
+    own = words(best)
+    near = [i for i in (best - 1, best + 1) if 0 <= i < len(offsets)
+            and words(i) <= max(own, JOIN_SHORT) and own <= max(words(i), JOIN_SHORT)]
+    if not near:
+        return None
+    other = max(near, key=lambda i: total[i])
+    return other if total[best] - total[other] < margin else None
