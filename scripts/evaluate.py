@@ -273,8 +273,6 @@ def fusion_name(o: SearchOptions) -> str:
         name += f" conf={o.lexical_confidence:g}"
     if o.sentence_depth:
         name += f" sent={o.sentence_depth}x{o.sentence_weight:g}" + (f"+lead{o.lead_weight:g}" if o.lead_weight else "")
-        if o.sentence_window != SearchOptions.sentence_window:
-            name += f"@win{o.sentence_window}"
         if o.lead_weight and o.lead_ramp != SearchOptions.lead_ramp:
             name += f"@ramp{o.lead_ramp:g}"
     if not o.feedback_articles or o.feedback_gate == "off":
@@ -333,9 +331,6 @@ def variants(which: str) -> list[Variant]:
         grid += [replace(hybrid, lexical_confidence=c) for c in (0.1, 0.2, 0.3)]
         grid += [replace(hybrid, feedback_strength=t) for t in (0.2, 0.4)]
         grid += [replace(hybrid, sentence_depth=d) for d in (20, 50)]
-        return out[:3] + [Variant(fusion_name(o), o) for o in grid]
-    if which == "window":
-        grid = [replace(hybrid, sentence_window=w, sentence_weight=b) for w in (2, 3) for b in (0.1, 0.2, 0.3)]
         return out[:3] + [Variant(fusion_name(o), o) for o in grid]
     if which == "profile":
         sem = replace(base, mode="semantic", semantic_evidence=True)
@@ -591,7 +586,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "profile", "test", "window", "refit", "final", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "profile", "test", "refit", "final", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")

@@ -69,8 +69,6 @@ class SearchOptions:
     # abstracts): lead_weight * min(1, max(0, the index's lead centrality / lead_ramp))
     # (index/profile.py); 0: the full lead weight in every collection.
     lead_ramp: float = 0.03
-    # The best sentence may be a run of up to this many adjacent sentences (1: single sentences).
-    sentence_window: int = 1
     # Negated phrases (search/ranking/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
     negation_depth: int = 5
@@ -303,7 +301,7 @@ class Ranker:
         if lex is not None:
             pool += [a.article_id for a in lex.articles[:o.sentence_depth]]
         pool = list(dict.fromkeys(pool))
-        found = sentence_scores.evidence(self.index.store, query_vector, pool, o.sentence_window)
+        found = sentence_scores.evidence(self.index.store, query_vector, pool)
         ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], found,
                                           o.sentence_weight, o.lead_weight * self._lead_share(o))
         chunk_of = {a.article_id: a.best_chunk for a in vec.articles}

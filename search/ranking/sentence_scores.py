@@ -22,10 +22,8 @@ class SentenceEvidence:
     lead: float
 
 
-def evidence(store, query_vector: np.ndarray, article_ids: list[str], window: int = 1) -> dict[str, SentenceEvidence]:
-    """The evidence of each article that has stored sentence vectors (others are left out).
-    With `window` > 1 the best is the best run of up to that many adjacent sentences (their
-    mean vector), so an answer spread over two or three sentences counts whole."""
+def evidence(store, query_vector: np.ndarray, article_ids: list[str]) -> dict[str, SentenceEvidence]:
+    """The evidence of each article that has stored sentence vectors (others are left out)."""
     if not article_ids:
         return {}
     found = store.sentence_vectors(article_ids)
@@ -34,13 +32,7 @@ def evidence(store, query_vector: np.ndarray, article_ids: list[str], window: in
     for article_id, (_, matrix) in found.items():
         if len(matrix):
             cosines = matrix @ q
-            best = float(cosines.max())
-            for size in range(2, min(window, len(matrix)) + 1):
-                sums = np.cumsum(np.vstack([np.zeros((1, matrix.shape[1]), np.float32), matrix]), axis=0)
-                runs = sums[size:] - sums[:-size]
-                runs /= np.maximum(np.linalg.norm(runs, axis=1, keepdims=True), 1e-9)
-                best = max(best, float((runs @ q).max()))
-            out[article_id] = SentenceEvidence(best, float(cosines[0]))
+            out[article_id] = SentenceEvidence(float(cosines.max()), float(cosines[0]))
     return out
 
 
