@@ -332,6 +332,10 @@ def variants(which: str) -> list[Variant]:
         grid += [replace(hybrid, feedback_strength=t) for t in (0.2, 0.4)]
         grid += [replace(hybrid, sentence_depth=d) for d in (20, 50)]
         return out[:3] + [Variant(fusion_name(o), o) for o in grid]
+    if which == "paired":  # the close calls of the second round, for scripts/paired.py
+        grid = [replace(hybrid, lexical_confidence=0.2),
+                replace(hybrid, lexical_confidence=0.3), replace(hybrid, lead_ramp=0.0)]
+        return out[:3] + [Variant(fusion_name(o), o) for o in grid]
     if which == "profile":
         sem = replace(base, mode="semantic", semantic_evidence=True)
         grid = [replace(hybrid, lead_ramp=r, sentence_weight=b, lead_weight=l)
@@ -395,6 +399,7 @@ class Row:
     seconds: float
     same_as: str | None = None
     extra: dict | None = None
+    per_query: dict | None = None  # nDCG@10 of each query, for paired tests (scripts/paired.py)
 
 
 def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> Row:
@@ -453,7 +458,9 @@ def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> 
         log(f"  {variant.name}: {extra}")
     if test.answers:
         metrics.update(answer_scores(test, dict(zip(ids, answers))))
-    return Row(variant.name, asdict(o), metrics, seconds, extra=extra or None)
+    per_query = {qid: 0.0 for qid in test.qrels}
+    per_query.update({m.query_id: float(m.value) for m in ir_measures.iter_calc([nDCG @ 10], test.qrels, run)})
+    return Row(variant.name, asdict(o), metrics, seconds, extra=extra or None, per_query=per_query)
 
 
 def cluster_qrels(qrels: dict[str, dict[str, int]], clusters: Clusters) -> dict[str, dict[str, int]]:
@@ -512,7 +519,8 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
         key = (variant.options, variant.collapse)
         if key in done:  # e.g. the grid point equal to the default hybrid
             first = done[key]
-            rows.append(Row(variant.name, first.options, first.metrics, 0.0, same_as=first.name))
+            rows.append(Row(variant.name, first.options, first.metrics, 0.0, same_as=first.name,
+                            per_query=first.per_query))
             continue
         row = evaluate(index, test, variant, candidates)
         done[key] = row
@@ -586,7 +594,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", metavar="SET", help="name under ../shared/data/ or a folder path")
     parser.add_argument("--split", choices=("test", "tune"), default="test")
-    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "profile", "test", "refit", "final", "collapse", "fusion", "all"), default="default",
+    parser.add_argument("--variants", choices=("default", "report", "new", "sent", "gate", "lead", "profile", "test", "refit", "paired", "final", "collapse", "fusion", "all"), default="default",
                         help="default settings only; the new ranking grid; those also with near-duplicates collapsed (needs an "
                              "index with signatures); the fusion/feedback grid; or that plus aggregation, "
                              "BM25 and depth (slow: each retrieves again)")
