@@ -323,8 +323,10 @@ def variants(which: str) -> list[Variant]:
         v1 = replace(hybrid, lexical_unit="passage", feedback_gate="non-question", lexical_confidence=0.0,
                      sentence_depth=0, sentence_weight=0.0, lead_weight=0.0, negation_depth=0)
         every = replace(hybrid, lead_ramp=0.0)
+        sem = replace(base, mode="semantic", semantic_evidence=True)
         return out[:3] + [Variant("v1 default: " + fusion_name(v1), v1),
-                          Variant("lead in every collection: " + fusion_name(every), every)]
+                          Variant("lead in every collection: " + fusion_name(every), every),
+                          Variant("semantic + sentence evidence", sem)]
     if which == "refit":  # fusion and feedback around the default, with the lead profile on
         grid = [replace(hybrid, rrf_k=k, semantic_weight=w, question_weight=w) for k in (1, 3, 5) for w in (0.6, 0.65, 0.7)
                 if (k, w) != (hybrid.rrf_k, hybrid.semantic_weight)]
