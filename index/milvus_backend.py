@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,10 @@ def _pymilvus():
     return pymilvus
 
 
+LITE_START_SECONDS = 60
+LITE_ATTEMPTS = 3
+
+
 def connect(uri: str):
     """A MilvusClient for `uri` (see the module docstring)."""
     pymilvus = _pymilvus()
@@ -75,10 +80,15 @@ def connect(uri: str):
             raise IndexProblem(f"cannot connect to the Milvus server {uri} ({_first_line(exc)}); check that it "
                                f"runs and that ${TOKEN_ENV} holds its token") from None
     _lock_lite(uri)
-    try:
-        return pymilvus.MilvusClient(uri=uri)
-    except Exception as exc:
-        raise IndexProblem(f"cannot open the milvus-lite database {uri} ({_first_line(exc)})") from None
+    # The engine's first start after a boot (its binary read from a cold disk) was seen to miss
+    # pymilvus's connection ("Fail connecting to server on unix:..."): wait longer, and try again.
+    for attempt in range(LITE_ATTEMPTS):
+        try:
+            return pymilvus.MilvusClient(uri=uri, timeout=LITE_START_SECONDS)
+        except Exception as exc:
+            if attempt + 1 == LITE_ATTEMPTS or "Fail connecting" not in str(exc):
+                raise IndexProblem(f"cannot open the milvus-lite database {uri} ({_first_line(exc)})") from None
+            time.sleep(1.0)
 
 
 def _lock_lite(uri: str) -> None:
