@@ -143,6 +143,7 @@ class Engine:
         self._ix: OpenIndex = OpenIndex(self.root, model)
         self._retired: OpenIndex | None = None
         self._stamp = self._manifest_stamp()
+        self._answerer = None  # one per open generation: its stemmer and idf cache outlive a query
 
     # -- the index, reopened when a newer generation is committed --------------------------
     def _manifest_stamp(self):
@@ -209,8 +210,15 @@ class Engine:
             ix = self.index
             with self._reading(ix):
                 results = pipeline.run(Ranker(ix, options), list(queries), view, answers=answers,
-                                       answer_limit=answer_limit)
+                                       answer_limit=answer_limit, answerer=self._answerer_for(ix))
         return [Response(q, r) for q, r in zip(queries, results)]
+
+    def _answerer_for(self, ix):
+        from search.answering.answers import Answerer
+
+        if self._answerer is None or self._answerer.index is not ix:
+            self._answerer = Answerer(ix)
+        return self._answerer
 
     def answer(self, request: SearchRequest) -> AnswerResponse:
         """The top result's answer sentence (or its best passage when it has none)."""
