@@ -298,32 +298,19 @@ class ArticleStore:
         if low is None:
             return []
         rowids = sorted({int(r) for r in np.linspace(low, high, num=min(count, high - low + 1))})
-        out = []
-        for offsets, scales, vectors in self._in_query(
-                f"SELECT offsets, scales, vectors FROM sentences WHERE {self._visible()} AND rowid IN ({{}})", rowids):
-            n = len(offsets) // 8
-            matrix = np.frombuffer(vectors, dtype=np.int8).reshape(n, -1).astype(np.float32)
-            out.append(matrix * np.frombuffer(scales, dtype=np.float32)[:, None])
-        return out
+        return [_sentence_rows(*row)[1] for row in self._in_query(
+            f"SELECT offsets, scales, vectors FROM sentences WHERE {self._visible()} AND rowid IN ({{}})", rowids)]
 
     def sentence_vectors(self, article_ids: Iterable[str]) -> dict:
         """{article_id: (offsets, vectors)} for the articles that have stored sentences: int32
         (n, 2) start/end offsets into the article text, in text order, and float32 (n, dim)
         unit vectors (late-chunked from the passages at ingest; cosine ~0.999 to the float32
         ones after int8 storage). Articles indexed before sentences were stored are absent."""
-        import numpy as np
-
         if not self._has_sentences:
             return {}
-        out = {}
-        for article_id, offsets, scales, vectors in self._in_query(
-                f"SELECT article_id, offsets, scales, vectors FROM sentences WHERE {self._visible()} "
-                "AND article_id IN ({})", list(article_ids)):
-            bounds = np.frombuffer(offsets, dtype=np.int32).reshape(-1, 2)
-            scale = np.frombuffer(scales, dtype=np.float32)
-            matrix = np.frombuffer(vectors, dtype=np.int8).reshape(len(bounds), -1).astype(np.float32)
-            out[article_id] = (bounds, matrix * scale[:, None])
-        return out
+        return {article_id: _sentence_rows(offsets, scales, vectors) for article_id, offsets, scales, vectors in
+                self._in_query(f"SELECT article_id, offsets, scales, vectors FROM sentences WHERE {self._visible()} "
+                               "AND article_id IN ({})", list(article_ids))}
 
     @cached_property
     def _has_sentences(self) -> bool:
@@ -477,3 +464,12 @@ def _writable(folder: Path) -> bool:
     os.close(fd)
     os.unlink(name)
     return True
+
+
+def _sentence_rows(offsets: bytes, scales: bytes, vectors: bytes):
+    """A stored sentences row: int32 (n, 2) offsets and float32 (n, dim) vectors (int8 x scale)."""
+    import numpy as np
+
+    bounds = np.frombuffer(offsets, dtype=np.int32).reshape(-1, 2)
+    matrix = np.frombuffer(vectors, dtype=np.int8).reshape(len(bounds), -1).astype(np.float32)
+    return bounds, matrix * np.frombuffer(scales, dtype=np.float32)[:, None]
