@@ -88,9 +88,9 @@ def accuracy(answerer: Answerer, scored: list, weights: AnswerWeights, raw: list
 
 
 def join_any(no_longer: bool, margin: float):
-    """A chooser for the variants join_with does not cover: the default's best sentence joined
-    with its better-scoring neighbour within `margin`, of any length or (`no_longer`) only one
-    no longer than the best sentence (or than features.JOIN_SHORT words)."""
+    """A chooser for the looser joins features.join_with measures but the default never uses:
+    the default's best sentence joined with its better-scoring neighbour within `margin`, of
+    any length or (`no_longer`) only one no longer than the best sentence (or JOIN_SHORT words)."""
     def choose(answerer: Answerer, row: dict, s) -> str | None:
         answer = answerer.choose(row["question"], s)
         if answer is None:
@@ -99,15 +99,8 @@ def join_any(no_longer: bool, margin: float):
         best = int(total.argmax())
         if int(s.offsets[best][0]) != answer.start or int(s.offsets[best][1]) != answer.end:
             return answer.text  # already joined (a sentence that cannot stand alone)
-
-        def n(i):
-            return len(WORD.findall(s.text[int(s.offsets[i][0]):int(s.offsets[i][1])]))
-        near = [i for i in (best - 1, best + 1) if 0 <= i < len(s.offsets)
-                and (not no_longer or n(i) <= max(n(best), features.JOIN_SHORT))]
-        if not near:
-            return answer.text
-        other = max(near, key=lambda i: total[i])
-        if total[best] - total[other] >= margin:
+        other = features.join_with(s.text, s.offsets, total, best, margin, "no_longer" if no_longer else "any")
+        if other is None:
             return answer.text
         lo, hi = min(best, other), max(best, other)
         return s.text[int(s.offsets[lo][0]):int(s.offsets[hi][1])]

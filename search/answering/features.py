@@ -186,11 +186,12 @@ _WORD = re.compile(r"\w+")
 JOIN_SHORT = 15  # words: two sentences this short are of "about the same length" whatever their lengths
 
 
-def join_with(text: str, offsets, total, best: int, margin: float) -> int | None:
+def join_with(text: str, offsets, total, best: int, margin: float, fit: str = "about") -> int | None:
     """The neighbour of sentence `best` to answer with it, or None: the better-scoring of the
-    sentences before and after it that scores within `margin` of it and is of about its length
-    (neither of the two longer than the other or JOIN_SHORT words), so that the pair is never
-    more than twice as long as whichever of the two holds the answer."""
+    sentences before and after it that scores within `margin` of it and fits. `fit` "about": of
+    about its length (neither of the two longer than the other or JOIN_SHORT words), so that the
+    pair is never more than twice as long as whichever of the two holds the answer; "no_longer":
+    not longer than it (or JOIN_SHORT words); "any": any length (the last two measured only)."""
     if margin <= 0:
         return None
 
@@ -198,8 +199,14 @@ def join_with(text: str, offsets, total, best: int, margin: float) -> int | None
         return len(_WORD.findall(text[int(offsets[i][0]):int(offsets[i][1])]))
 
     own = words(best)
-    near = [i for i in (best - 1, best + 1) if 0 <= i < len(offsets)
-            and words(i) <= max(own, JOIN_SHORT) and own <= max(words(i), JOIN_SHORT)]
+
+    def fits(i: int) -> bool:
+        if fit == "any":
+            return True
+        shorter = words(i) <= max(own, JOIN_SHORT)
+        return shorter if fit == "no_longer" else shorter and own <= max(words(i), JOIN_SHORT)
+
+    near = [i for i in (best - 1, best + 1) if 0 <= i < len(offsets) and fits(i)]
     if not near:
         return None
     other = max(near, key=lambda i: total[i])
