@@ -112,7 +112,9 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
             # A file, or a FIFO or device given by name: read_file says why the latter is skipped.
             yield given.parent, given
             continue
-        for dirpath, dirnames, filenames in os.walk(given, followlinks=True):
+        unreadable: list[OSError] = []
+        for dirpath, dirnames, filenames in os.walk(given, followlinks=True, onerror=unreadable.append):
+            yield from ((given, Path(e.filename)) for e in _drain(unreadable))  # read_file says why
             real = os.path.realpath(dirpath)
             if real in seen_dirs:
                 dirnames[:] = []
@@ -122,6 +124,14 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
             for name in sorted(filenames):
                 if not name.startswith("."):
                     yield given, Path(dirpath) / name
+        yield from ((given, Path(e.filename)) for e in _drain(unreadable))
+
+
+def _drain(errors: list[OSError]) -> list[OSError]:
+    """The folders os.walk could not list so far (taken out of `errors`)."""
+    taken = [e for e in errors if e.filename]
+    errors.clear()
+    return taken
 
 
 def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Skipped]:
@@ -129,18 +139,43 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
 
     Ids and paths are made valid UTF-8: a file name with other bytes (b"caf\\xe9.txt") gets
     them written as escapes ("caf\\xe9.txt"), so it can be stored, printed and searched."""
-    for item in _read_file(path, root, fields):
-        if isinstance(item, Article):
-            item.id, item.path = utf8_text(item.id), item.path and utf8_text(item.path)
-            for attr in ("title", "text", "source", "url", "author"):  # JSON may hold lone surrogates
-                value = getattr(item, attr)
-                if value:
-                    setattr(item, attr, utf8_text(value))
-            if len(item.text) > MAX_ARTICLE_CHARS:
-                yield _cut(item)
-        else:
-            item.path = utf8_text(item.path)
-        yield item
+    try:
+        for item in _read_file(path, root, fields):
+            if isinstance(item, Article):
+                item.id, item.path = utf8_text(item.id), item.path and utf8_text(item.path)
+                if not item.id_from_path:  # a path-made id stays the file's name (escaped on output)
+                    item.id = without_controls(item.id)
+                for attr in ("title", "text", "source", "url", "author"):  # JSON may hold lone surrogates
+                    value = getattr(item, attr)
+                    if value:
+                        setattr(item, attr, without_controls(utf8_text(value)))
+                if len(item.text) > MAX_ARTICLE_CHARS:
+                    yield _cut(item)
+            else:
+                item.path = utf8_text(item.path)
+            yield item
+    except (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
+        raise
+    except Exception as exc:  # a parser's own failure (RecursionError on deep JSON, ...): skip the file
+        yield Skipped(utf8_text(str(path)), f"cannot be read ({type(exc).__name__}: "
+                                            f"{_first_line(exc)}); the rest of the run goes on")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "no detail"
+
+
+# C0 controls but tab and newline, DEL, and the C1 controls (0x9b is a one-byte CSI on some
+# terminals): they carry terminal escape sequences (ESC ] 0 ; title BEL, ESC [ 2 J) and no text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """`text` without control characters (carriage returns become newlines)."""
+    if text.isprintable():
+        return text
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _cut(article: Article) -> Cut:
@@ -179,6 +214,14 @@ def _read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | S
         mode = path.stat().st_mode
     except OSError as exc:
         yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    if stat.S_ISDIR(mode):  # a folder os.walk could not list (read_paths takes folders apart)
+        try:
+            os.scandir(path).close()
+            reason = "a folder given where a file was expected"
+        except OSError as exc:
+            reason = f"cannot read folder: {exc.strerror or exc}; nothing under it was indexed"
+        yield Skipped(str(path), reason)
         return
     if not stat.S_ISREG(mode):
         yield Skipped(str(path), f"not a regular file ({_file_kind(mode)}); only files are read")
@@ -532,6 +575,9 @@ def _read_records(text: str, suffix: str, path: Path, rel: str, fields: FieldMap
         except json.JSONDecodeError as exc:
             yield Skipped(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
             return
+        except RecursionError:
+            yield Skipped(str(path), _TOO_DEEP)
+            return
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
             data = lists[0] if len(lists) == 1 and FieldMap().get(data, "text") is None else [data]
@@ -647,6 +693,11 @@ def _json_line(line: str) -> object:
         return json.loads(line)
     except json.JSONDecodeError as exc:
         return Skipped("", f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return Skipped("", _TOO_DEEP)
+
+
+_TOO_DEEP = "JSON nested too deeply to be an article (arrays or objects inside each other thousands of times)"
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, object]]:
