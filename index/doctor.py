@@ -19,7 +19,7 @@ from index.builder import open_writer, write_lock
 from index.chunker import ChunkingParams
 from index.embedder import Embedder, ModelInfo
 from index.layout import IndexPaths
-from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
+from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest, unfinished_first_run
 from index.store import ArticleStore
 
 
@@ -40,9 +40,7 @@ def check(paths: IndexPaths) -> Checkup:
     """Inspect the manifest, the article store and both derived indexes."""
     result = Checkup()
     if not paths.manifest.exists() and paths.first_run_marker.exists():
-        result.problems.append(f"{paths.root} is a new index whose first run did not finish"
-                               + (" (it is running now)" if writer_active(paths) else "")
-                               + "; nothing was committed: run `byline index add PATH` again")
+        result.problems.append(unfinished_first_run(paths, running=writer_active(paths)))
         result.repairable = False
         return result
     if paths.root.is_dir() and not paths.manifest.exists() and paths.store.is_file():

@@ -64,3 +64,54 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path):
     assert len(skipped) == 1 and "too long" in skipped[0].reason
     assert skipped[0].path.startswith(str(tmp_path / ("d" * 200)))
     assert sum(isinstance(i, Article) for i in items) == 1
+
+
+# --- 6. manifest fields of the wrong type ------------------------------------------------------
+
+BAD_FIELDS = [
+    ("generation", "../../../etc"), ("generation", 1.5), ("generation", -1), ("generation", True),
+    ("chunking", None), ("chunking", {"max_tokens": "200"}), ("chunking", {"max_tokens": 200, "x": 1}),
+    ("files", [1, 2]), ("files", {"../../../etc/passwd": [1, "0" * 64]}), ("files", {"a": [1]}),
+    ("dimension", "384"), ("dimension", 0), ("articles", None), ("chunks", -3), ("model_name", 7),
+    ("vector_index", ["flat"]), ("backend", "ftp"), ("milvus_collection", "x; drop"),
+    ("lead_centrality", "high"), ("created", {}), ("format_version", True),
+]
+
+
+@pytest.mark.parametrize("name,value", BAD_FIELDS, ids=[f"{n}={v!r}"[:40] for n, v in BAD_FIELDS])
+def test_a_manifest_field_of_the_wrong_type_gives_one_clear_message(index_copy, runner, tmp_path, name, value):
+    manifest = index_copy / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data[name] = value
+    manifest.write_text(json.dumps(data))
+    (tmp_path / "new.txt").write_text("Ferry timetable changes\n\nThe winter timetable starts on Monday.\n")
+    for args in (["status"], ["doctor"], ["index", "add", tmp_path / "new.txt"], ["search", "-m", "lexical", "ferry"]):
+        result = run(runner, *args, "--index", index_copy)
+        assert result.exit_code == 2, (args, result.output)
+        said = result.stderr + result.stdout
+        assert "broken manifest" in said and repr(name) in said, (args, said)
+    assert json.loads(manifest.read_text()) == data  # nothing was changed
+
+
+def test_every_manifest_field_has_a_validation_rule():
+    from dataclasses import fields
+
+    from index.manifest import FIELD_RULES, Manifest
+
+    assert {f.name for f in fields(Manifest)} <= set(FIELD_RULES)
+
+
+def test_after_a_killed_first_run_status_and_doctor_say_the_same(tmp_path, runner, sample_index):
+    from index.layout import IndexPaths
+
+    ix = tmp_path / "ix"
+    ix.mkdir()
+    paths = IndexPaths(ix)
+    paths.first_run_marker.write_text("a byline index being created\n")
+    (ix / paths.store.name).write_bytes((sample_index / paths.store.name).read_bytes())
+    status = run(runner, "status", "--index", ix)
+    doctor = run(runner, "doctor", "--index", ix)
+    assert status.exit_code == doctor.exit_code == 2
+    assert "first run did not finish" in status.stderr and "index add" in status.stderr
+    assert "first run did not finish" in doctor.stdout and "index add" in doctor.stdout
+    assert "repair" not in status.stderr + doctor.stdout
