@@ -178,7 +178,7 @@ def open_writer(paths: IndexPaths, embedder: Embedder, params: ChunkingParams | 
             raise
         writer = None
         try:
-            writer = IndexWriter(paths, manifest, embedder, fresh)
+            writer = IndexWriter(paths, manifest, embedder, fresh, milvus_uri=backend and backend.milvus_uri)
             yield writer
             writer.commit()
         except BaseException as exc:
@@ -196,7 +196,8 @@ def open_writer(paths: IndexPaths, embedder: Embedder, params: ChunkingParams | 
 class IndexWriter:
     """Prepares the next generation of an index; see the module docstring."""
 
-    def __init__(self, paths: IndexPaths, manifest: Manifest, embedder: Embedder, fresh: bool = False):
+    def __init__(self, paths: IndexPaths, manifest: Manifest, embedder: Embedder, fresh: bool = False,
+                 milvus_uri: str | None = None):
         self.paths, self.manifest, self.embedder = paths, manifest, embedder
         self.params = ChunkingParams(**manifest.chunking)
         self.report = AddReport()
@@ -206,9 +207,10 @@ class IndexWriter:
         self.committed = False
         self.milvus = None  # the Milvus collections replace Whoosh and FAISS (index.milvus_backend)
         if manifest.backend == "milvus":
-            from index.milvus_backend import MilvusWriter
+            from index.milvus_backend import MilvusWriter, trusted_uri
 
-            self.milvus = MilvusWriter(manifest.milvus_uri, manifest.milvus_collection, manifest.dimension)
+            uri = trusted_uri(manifest.milvus_uri, paths.root, milvus_uri)  # the user's, not the folder's
+            self.milvus = MilvusWriter(uri, manifest.milvus_collection, manifest.dimension)
         self.milvus_full_sync = False
         # The derived indexes are opened first: one that cannot be opened (damaged, or refused by
         # index.safe_pickle) then fails the run before the store's write transaction begins.

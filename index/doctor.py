@@ -102,7 +102,7 @@ def check(paths: IndexPaths) -> Checkup:
     elif g:
         result.notes.append(f"generation {g} was written before file checksums existed (not verified)")
     if manifest.backend == "milvus":
-        _check_milvus(result, manifest, g, store_ids, article_ids, synced)
+        _check_milvus(result, paths, manifest, g, store_ids, article_ids, synced)
     else:
         _compare(result, "lexical index", store_ids, lambda: _lexical_ids(paths, g))
         _compare(result, "vector index", store_ids, lambda: _vector_ids(paths, g, manifest.dimension),
@@ -156,17 +156,23 @@ def _compare(result: Checkup, name: str, expected: set[int], read_ids, stale_ok:
                                f"{len(extra)} unknown")
 
 
-def _check_milvus(result: Checkup, manifest, g: int, store_ids: set[int], article_ids: set[str],
-                  synced: str | None) -> None:
+def _check_milvus(result: Checkup, paths: IndexPaths, manifest, g: int, store_ids: set[int],
+                  article_ids: set[str], synced: str | None) -> None:
     """The Milvus collections against the store: the same passage and article ids."""
     from index import milvus_backend
 
+    try:
+        uri = milvus_backend.trusted_uri(manifest.milvus_uri, paths.root)
+    except IndexProblem as exc:
+        result.problems.append(str(exc))
+        result.repairable = False
+        return
     names = milvus_backend.Collections.of(manifest.milvus_collection)
     client = []
 
     def ids(read):
         if not client:
-            client.append(milvus_backend.connect(manifest.milvus_uri))
+            client.append(milvus_backend.connect(uri))
             milvus_backend.ensure_collections(client[0], names, manifest.dimension)
         return read(client[0], names)
 

@@ -12,6 +12,10 @@ search that meets a passage the store no longer shows simply drops it.
 
 `uri`: a path (`./archive.db`) is milvus-lite, the Milvus engine embedded in this process;
 `http://host:19530` is a Milvus server or cluster, with a token from $BYLINE_MILVUS_TOKEN.
+An index folder may have come from anywhere, so the address its manifest records is never
+followed on its own: `trusted_uri` takes it only for a milvus-lite file inside the index
+folder, and otherwise only when the user gives the same address (--milvus-uri or
+$BYLINE_MILVUS_URI).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from index.manifest import IndexProblem
 
 INSTALL = "the Milvus backend needs pymilvus and milvus-lite: pip install 'byline[milvus]'"
 TOKEN_ENV = "BYLINE_MILVUS_TOKEN"
+URI_ENV = "BYLINE_MILVUS_URI"
 MAX_TEXT_BYTES = 65_535  # a Milvus VARCHAR's limit; longer article texts are cut for the article BM25
 BATCH = 512
 SYNCED_KEY = "milvus_generation"
@@ -49,6 +54,28 @@ def normalise_uri(uri: str) -> str:
         raise IndexProblem(f"--milvus-uri {uri!r}: a milvus-lite database is a file ending in .db "
                            "(e.g. ./archive.db), a server an address like http://localhost:19530")
     return str(path)
+
+
+def trusted_uri(recorded: str, root: Path, given: str | None = None) -> str:
+    """The address to open for an index whose manifest records `recorded`: the one the user
+    gives (`given`, else $BYLINE_MILVUS_URI), which must be the recorded one; with none given,
+    the recorded one only when it is a milvus-lite file inside the index folder `root`."""
+    given = given or os.environ.get(URI_ENV) or None
+    if given is not None:
+        given = normalise_uri(given)
+        if given.rstrip("/") != recorded.rstrip("/"):
+            raise IndexProblem(f"{root} records its Milvus collections at {recorded}, but you gave {given} "
+                               f"(--milvus-uri or ${URI_ENV}); nothing was opened. Give the recorded address "
+                               "if you trust it, or build a new index with --index NEWDIR")
+        return given
+    if not is_server(recorded):
+        inside = os.path.realpath(root).rstrip("/") + "/"
+        if os.path.realpath(recorded).startswith(inside):
+            return recorded
+    what = "the Milvus server" if is_server(recorded) else "the milvus-lite database outside the index folder,"
+    raise IndexProblem(f"{root} says its collections are in {what} {recorded}; an index folder does not choose "
+                       f"where byline connects, so nothing was opened. If you trust that address, give it: "
+                       f"export {URI_ENV}={recorded}")
 
 
 def _pymilvus():

@@ -115,3 +115,63 @@ def test_after_a_killed_first_run_status_and_doctor_say_the_same(tmp_path, runne
     assert "first run did not finish" in status.stderr and "index add" in status.stderr
     assert "first run did not finish" in doctor.stdout and "index add" in doctor.stdout
     assert "repair" not in status.stderr + doctor.stdout
+
+
+# --- 2. an index folder never chooses where byline connects ------------------------------------
+
+
+def _point_at_milvus(index: Path, uri: str) -> None:
+    manifest = index / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data.update(backend="milvus", milvus_uri=uri, milvus_collection="byline_copied")
+    manifest.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def listener():
+    """A loopback TCP port that records whether anything connected to it."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def _connected(sock) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0.5)[0])
+
+
+def test_a_copied_index_naming_a_milvus_server_makes_no_connection(index_copy, runner, tmp_path, listener,
+                                                                    monkeypatch):
+    monkeypatch.setenv("BYLINE_MILVUS_TOKEN", "root:secret")
+    monkeypatch.delenv("BYLINE_MILVUS_URI", raising=False)
+    uri = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    _point_at_milvus(index_copy, uri)
+    (tmp_path / "new.txt").write_text("Ferry timetable changes\n\nThe winter timetable starts on Monday.\n")
+    for args in (["search", "who proposed talks"], ["search", "-m", "lexical", "talks"], ["doctor"],
+                 ["index", "add", tmp_path / "new.txt"], ["doctor", "--repair"]):
+        result = run(runner, *args, "--index", index_copy)
+        said = result.stderr + result.stdout
+        assert result.exit_code == 2, (args, said)
+        assert "does not choose where byline connects" in said and "BYLINE_MILVUS_URI" in said, (args, said)
+    assert not _connected(listener)
+    # An address the user gives that differs from the recorded one is refused too.
+    monkeypatch.setenv("BYLINE_MILVUS_URI", "http://127.0.0.1:9")
+    result = run(runner, "search", "-m", "lexical", "talks", "--index", index_copy)
+    assert result.exit_code == 2 and "but you gave http://127.0.0.1:9" in result.stderr
+    assert not _connected(listener)
+
+
+def test_a_milvus_lite_file_outside_the_index_folder_must_come_from_the_user(index_copy, runner, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.delenv("BYLINE_MILVUS_URI", raising=False)
+    elsewhere = tmp_path / "elsewhere" / "archive.db"
+    _point_at_milvus(index_copy, str(elsewhere))
+    result = run(runner, "search", "-m", "lexical", "talks", "--index", index_copy)
+    assert result.exit_code == 2 and "outside the index folder" in result.stderr
+    assert not (tmp_path / "elsewhere").exists()  # not even a lock file was made there

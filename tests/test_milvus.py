@@ -40,7 +40,7 @@ def milvus_index(tmp_path_factory):
     sources = [SAMPLES] + ([SEED] if (SEED / NK_SEED).is_file() else [])
     ix = folder / "ix"
     added = run("index", "add", *sources, "--index", ix, "--backend", "milvus",
-                "--milvus-uri", folder / "archive.db", "--quiet")
+                "--milvus-uri", ix / "archive.db", "--quiet")  # inside the index: no address needed later
     assert added.exit_code == 0, added.stderr
     return ix
 

@@ -63,9 +63,11 @@ class OpenIndex:
         """The Milvus collections of a Milvus-backed index (search.retrieval.milvus), else None."""
         if self.manifest.backend != "milvus":
             return None
+        from index.milvus_backend import trusted_uri
         from search.retrieval.milvus import MilvusIndex
 
-        return MilvusIndex(self.manifest.milvus_uri, self.manifest.milvus_collection, self.manifest.dimension)
+        uri = trusted_uri(self.manifest.milvus_uri, self.paths.root)  # the user's, not the folder's
+        return MilvusIndex(uri, self.manifest.milvus_collection, self.manifest.dimension)
 
     @cached_property
     def lexical(self):
