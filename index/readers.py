@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index import controls
 from index.dates import parse_date
 from index.documents import Article, Cut, Skipped
 
@@ -144,11 +145,11 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
             if isinstance(item, Article):
                 item.id, item.path = utf8_text(item.id), item.path and utf8_text(item.path)
                 if not item.id_from_path:  # a path-made id stays the file's name (escaped on output)
-                    item.id = without_controls(item.id)
+                    item.id = controls.strip(item.id)
                 for attr in ("title", "text", "source", "url", "author"):  # JSON may hold lone surrogates
                     value = getattr(item, attr)
                     if value:
-                        setattr(item, attr, without_controls(utf8_text(value)))
+                        setattr(item, attr, controls.strip(utf8_text(value)))
                 if len(item.text) > MAX_ARTICLE_CHARS:
                     yield _cut(item)
             else:
@@ -166,16 +167,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else "no detail"
 
 
-# C0 controls but tab and newline, DEL, and the C1 controls (0x9b is a one-byte CSI on some
-# terminals): they carry terminal escape sequences (ESC ] 0 ; title BEL, ESC [ 2 J) and no text.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def without_controls(text: str) -> str:
-    """`text` without control characters (carriage returns become newlines)."""
-    if text.isprintable():
-        return text
-    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _cut(article: Article) -> Cut:
@@ -363,8 +354,8 @@ def _looks_binary(head: bytes) -> bool:
 def _control_ratio(data: bytes) -> float:
     if not data:
         return 0.0
-    controls = sum(1 for b in data if b < 32 and b not in (9, 10, 12, 13))
-    return controls / len(data)
+    count = sum(1 for b in data if b < 32 and b not in (9, 10, 12, 13))
+    return count / len(data)
 
 
 def _relative(path: Path, root: Path) -> str:

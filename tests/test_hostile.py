@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,82 @@ def test_a_milvus_lite_file_outside_the_index_folder_must_come_from_the_user(ind
     result = run(runner, "search", "-m", "lexical", "talks", "--index", index_copy)
     assert result.exit_code == 2 and "outside the index folder" in result.stderr
     assert not (tmp_path / "elsewhere").exists()  # not even a lock file was made there
+
+
+# --- 5. terminal escape sequences in article text ----------------------------------------------
+
+OSC_TITLE, CLEAR, C1_CSI = "\x1b]0;pwned\x07", "\x1b[2J", "\x9b31m"
+OSC8 = "\x1b]8;;http://evil.example/\x1b\\here\x1b]8;;\x1b\\"
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _hostile_article(article_id: str = "crane\x1b[2J-report") -> Article:
+    return Article(id=article_id, title=f"{OSC_TITLE}Harbour crane {CLEAR}topples",
+                   text=f"The harbour crane toppled in gusts {OSC8} at dawn.{C1_CSI} Nobody was hurt, "
+                        "the port authority said after the harbour crane fell.",
+                   date="2023-10-09", source=f"Quay{CLEAR} Times", url="http://example.org/\x1b[2Jcrane",
+                   author=f"Ann{OSC_TITLE} Lee")
+
+
+@pytest.fixture(scope="module")
+def escape_index(tmp_path_factory, embedder) -> Path:
+    """An index holding control characters, as one built before they were stripped at ingest."""
+    from index.builder import add_articles
+    from index.layout import IndexPaths
+
+    root = tmp_path_factory.mktemp("escapes") / "ix"
+    add_articles(IndexPaths(root), [_hostile_article()], embedder)
+    return root
+
+
+def _raw_controls(result) -> list[str]:
+    return RAW_CONTROL.findall(result.stdout + result.stderr)
+
+
+def test_readers_strip_control_characters_from_every_field(tmp_path):
+    record = {"id": "a\x1b[2Jb", "title": f"{OSC_TITLE}Crane", "text": f"Body {OSC8} {C1_CSI}end.\r\nNext\tline",
+              "source": f"Quay{CLEAR}", "url": "http://x.example/\x07", "author": f"Ann{OSC_TITLE}"}
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    (tmp_path / "b.txt").write_text(f"{OSC_TITLE}Title\nSource: Quay{CLEAR} Times\n\nBody{C1_CSI} text.\n")
+    articles = [i for i in read_paths([tmp_path]) if isinstance(i, Article)]
+    assert len(articles) == 2
+    for a in articles:
+        for value in (a.id, a.title, a.text, a.source, a.url, a.author):
+            assert value is None or not RAW_CONTROL.search(value), value
+    assert articles[0].text == "Body ]8;;http://evil.example/\\here]8;;\\ 31mend.\nNext\tline"
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "harbour crane", "-o", "table"], ["search", "harbour crane", "-a"],
+    ["search", "harbour crane", "-o", "ids"], ["search", "harbour crane", "-o", "trec"],
+    ["search", "harbour crane", "-o", "json"], ["search", "harbour crane", "-o", "jsonl"],
+    ["search", "harbour crane", "-m", "lexical", "-o", "table"], ["status"], ["doctor"],
+], ids=lambda a: " ".join(a[:1] + a[2:]))
+def test_no_control_character_reaches_the_terminal(escape_index, runner, args):
+    result = run(runner, *args, "--index", escape_index)
+    assert result.exit_code in (0, 1), result.output
+    assert "Quay" in result.stdout or args[0] == "doctor" or "-report" in result.stdout
+    assert _raw_controls(result) == []
+
+
+def test_json_output_keeps_the_text_as_data(escape_index, runner):
+    result = run(runner, "search", "harbour crane", "-o", "json", "--index", escape_index)
+    [top] = json.loads(result.stdout)["results"][:1]
+    assert top["title"] == f"{OSC_TITLE}Harbour crane {CLEAR}topples"  # escaped in the bytes, same value
+
+
+def test_saved_list_and_show_escape_control_characters(index_copy, runner):
+    query = f"rail {CLEAR}strike{C1_CSI}"
+    assert run(runner, "saved", "add", "evil", query, "--index", index_copy).exit_code == 0
+    for args in (["saved", "list"], ["saved", "show", "evil"], ["saved", "list", "-o", "json"]):
+        result = run(runner, *args, "--index", index_copy)
+        assert result.exit_code == 0 and "strike" in result.stdout, result.output
+        assert _raw_controls(result) == [], args
+
+
+def test_skipped_file_names_are_shown_escaped(tmp_path, runner):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"bad{CLEAR}.json").write_text("[" * 100_000)
+    result = run(runner, "index", "add", src, "--index", tmp_path / "ix")
+    assert "bad" in result.stderr and _raw_controls(result) == []

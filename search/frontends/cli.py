@@ -38,6 +38,7 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     from index.builder import Backend, Progress, add_paths
     from index.chunker import ChunkingParams
     from index.documents import Cut
+    from index import controls
     from index.embedder import Embedder, ModelNotFound, resolve_model
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
@@ -82,8 +83,8 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
         shown.add(id(skipped))
         if not quiet:
             label = "cut" if isinstance(skipped, Cut) else "skipped"
-            err.print(f"[yellow]{label}[/yellow] {escape(skipped.path)}: {escape(skipped.reason)}", markup=True,
-                      highlight=False)
+            where, reason = controls.shown(skipped.path), controls.shown(skipped.reason)
+            err.print(f"[yellow]{label}[/yellow] {escape(where)}: {escape(reason)}", markup=True, highlight=False)
 
     def on_progress(p: Progress) -> None:
         if p.skipped:
@@ -269,6 +270,9 @@ def doctor(
         typer.echo(json.dumps({"index": str(paths.root), "healthy": result.healthy, "repaired": repaired,
                                "problems": result.problems, "notes": result.notes}, indent=2))
     else:
+        from index.controls import printable
+
+        result = printable(result)  # paths and ids of the index, shown harmlessly
         for note in result.notes:
             typer.echo(f"note: {note}")
         for problem in result.problems:
@@ -303,6 +307,10 @@ def status(
         return
     from rich.console import Console
     from rich.table import Table
+
+    from index.controls import printable
+
+    info = printable(info)  # sources and the model's name come from the index
 
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")

@@ -19,7 +19,9 @@ ModelOpt = Annotated[Optional[str], typer.Option(
 
 def error(message: str) -> None:
     """Report a problem on stderr and carry on (e.g. one saved search among several)."""
-    typer.echo(f"byline: error: {message}", err=True)
+    from index.controls import shown
+
+    typer.echo(f"byline: error: {shown(message)}", err=True)
 
 
 def fail(message: str) -> NoReturn:

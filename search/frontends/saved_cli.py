@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from index import controls
 from search.frontends.cli_common import IndexOpt, ModelOpt, error, fail, index_dir, output_format, search_options
 from search.ranking.fusion import DEFAULT_FUSION
 
@@ -235,8 +236,9 @@ def list_(
     store = _store(index)
     rows = [_describe(store, s) for s in sorted(_load(store).values(), key=lambda s: s.name)]
     if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        typer.echo(controls.json_text(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
+    rows = controls.printable(rows)  # the definitions file comes with the index folder
     if not rows:
         _note("No saved searches yet. Add one with: byline saved add NAME QUERY")
         return
@@ -277,7 +279,7 @@ def show(
         fail(f"no saved search named {name!r}; `byline saved list` shows them")
     row = _describe(store, s)
     if fmt == "json":
-        typer.echo(json.dumps(row, indent=2, ensure_ascii=False))
+        typer.echo(controls.json_text(json.dumps(row, indent=2, ensure_ascii=False)))
         return
     seen = "unreadable state file" if row["seen"] is None else f"{row['seen']} articles"
     if row["seen_updated"]:
@@ -289,7 +291,7 @@ def show(
         ("seen", seen), ("command", row["command"]),
     ]
     for key, value in lines:
-        typer.echo(f"{key:<8} {value}")
+        typer.echo(f"{key:<8} {controls.shown(value)}")
 
 
 @saved_app.command("rm")

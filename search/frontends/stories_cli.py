@@ -125,7 +125,9 @@ def timeline(
         fail(str(exc))
     chart = tl.build(results, unit)
     if fmt == "json":
-        typer.echo(json.dumps(tl.as_dict(query, chart), indent=2, ensure_ascii=False))
+        from index.controls import json_text
+
+        typer.echo(json_text(json.dumps(tl.as_dict(query, chart), indent=2, ensure_ascii=False)))
     else:
         tl.draw(query, chart, sys.stdout)
     raise typer.Exit(0 if results else 1)

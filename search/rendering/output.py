@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from index import controls
+
 if TYPE_CHECKING:  # the ranker (numpy, FAISS) is not needed to write results, e.g. from a server
     from search.ranking.ranker import Result
 
@@ -119,17 +121,22 @@ def answer_dict(answer: Answer) -> dict:
 
 
 def write(answers: Sequence[Answer], fmt: str, out: TextIO, tag: str = "byline", batch: bool = False) -> None:
-    """Write `answers` in format `fmt`. A single non-batch answer in JSON is one object."""
+    """Write `answers` in format `fmt`. A single non-batch answer in JSON is one object.
+    Control characters never reach `out` raw (index/controls.py)."""
     if fmt == "json":
         data = [answer_dict(a) for a in answers]
-        json.dump(data if batch or len(data) != 1 else data[0], out, ensure_ascii=False, indent=2)
+        out.write(controls.json_text(json.dumps(data if batch or len(data) != 1 else data[0], ensure_ascii=False,
+                                                indent=2)))
         out.write("\n")
-    elif fmt == "jsonl":
+        return
+    if fmt == "jsonl":
         for a in answers:
             for r in a.results:
                 record = {**(a.extra or {}), "query_id": a.query_id, "query": a.query, **result_dict(r)}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    elif fmt == "trec":
+                out.write(controls.json_text(json.dumps(record, ensure_ascii=False)) + "\n")
+        return
+    answers = controls.printable(list(answers))
+    if fmt == "trec":
         for a in answers:
             if not isinstance(a.query_id, str) or not a.query_id or any(c.isspace() for c in a.query_id):
                 raise ValueError(f"query id {a.query_id!r} cannot be written in a TREC run: use a string "
@@ -214,6 +221,7 @@ def write_answer_lines(answers: Sequence[Answer], out: TextIO, batch: bool = Fal
     """`search --answer`: the top result's answer, one line per query, with the article's title,
     date and source (batch runs start each line with the query id and a tab). Returns whether
     every query got an answer."""
+    answers = controls.printable(list(answers))
     complete = True
     for a in answers:
         prefix = f"{a.query_id}\t" if batch else ""
