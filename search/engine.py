@@ -300,17 +300,17 @@ class Engine:
 
         s = self.saved_search(name)
         store = SavedStore(self.root)
+        if not new:
+            return self.saved_results(s)
         try:
-            if new:
-                store.check_writable()
-            seen = store.state(name).seen if new else None
+            with store.holding():  # overlapping runs take turns: each new article is reported once
+                seen = store.state(name).seen
+                response = self.saved_results(s, seen)
+                ids = [r.article.id for r in response.results]
+                if ids:
+                    store.mark_seen({name: ids})
         except SavedError as exc:
             raise BadRequest(str(exc)) from None
-        response = self.saved_results(s, seen)
-        if new:
-            ids = [r.article.id for r in response.results]
-            if ids:
-                store.mark_seen({name: ids})
         return response
 
     def status(self) -> dict:

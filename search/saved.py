@@ -215,6 +215,13 @@ class SavedStore:
             for name in names:
                 self._state_path(name).unlink(missing_ok=True)
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the lock over a whole `run --new`: read what was seen, search, report, record.
+        Overlapping runs then take turns, so each new article is reported by one of them only."""
+        with self._locked():
+            yield
+
     def check_writable(self) -> None:
         """Raise SavedError now if changes could not be saved (a read-only index folder)."""
         with self._locked():

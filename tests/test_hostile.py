@@ -255,3 +255,28 @@ def test_skipped_file_names_are_shown_escaped(tmp_path, runner):
     (src / f"bad{CLEAR}.json").write_text("[" * 100_000)
     result = run(runner, "index", "add", src, "--index", tmp_path / "ix")
     assert "bad" in result.stderr and _raw_controls(result) == []
+
+
+# --- overlapping `saved run --new` ---------------------------------------------------------------
+
+
+def test_overlapping_new_runs_report_each_article_once(index_copy):
+    import subprocess
+    import sys
+
+    byline = str(Path(sys.executable).with_name("byline"))
+    env = {**os.environ, "BYLINE_INDEX": str(index_copy)}
+    add = subprocess.run([byline, "saved", "add", "talks", "talks OR strike OR rates OR bank", "-m", "lexical",
+                          "-k", "20"], env=env, capture_output=True, text=True)
+    assert add.returncode == 0, add.stderr
+    runs = [subprocess.Popen([byline, "saved", "run", "talks", "--new", "-o", "ids"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    reported = []
+    for p in runs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode in (0, 1), err
+        reported += out.split()
+    everything = subprocess.run([byline, "saved", "run", "talks", "-o", "ids"], env=env, capture_output=True,
+                                text=True).stdout.split()
+    assert len(everything) > 3
+    assert sorted(reported) == sorted(everything)  # each once, none lost

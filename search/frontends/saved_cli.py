@@ -399,6 +399,7 @@ def import_(
 
 @saved_app.command("run")
 def run(
+    ctx: typer.Context,
     names: Annotated[Optional[list[str]], typer.Argument(help="Saved searches to run.", show_default=False)] = None,
     run_all: Annotated[bool, typer.Option("--all", "-a", help="Run every saved search.")] = False,
     new: Annotated[bool, typer.Option("--new", help="Only articles not reported by an earlier --new run; exit 1 if there are none.")] = False,
@@ -467,6 +468,8 @@ def run(
     if new or mark_seen or reset:
         try:
             store.check_writable()  # before searching: a read-only index fails now, not after printing
+            if new or mark_seen:  # held until the command ends (its context closes it, on errors too)
+                ctx.with_resource(store.holding())
         except SavedError as exc:
             fail(str(exc))
     if reset:
