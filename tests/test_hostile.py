@@ -200,7 +200,9 @@ def escape_index(tmp_path_factory, embedder) -> Path:
     from index.layout import IndexPaths
 
     root = tmp_path_factory.mktemp("escapes") / "ix"
-    add_articles(IndexPaths(root), [_hostile_article()], embedder)
+    ferry = Article(id="ferry-notice", title="Ferry timetable changes", url="javascript:alert(document.cookie)",
+                    text="The winter ferry timetable starts on Monday, the harbour office said.", date="2023-10-10")
+    add_articles(IndexPaths(root), [_hostile_article(), ferry], embedder)
     return root
 
 
@@ -280,3 +282,21 @@ def test_overlapping_new_runs_report_each_article_once(index_copy):
                                 text=True).stdout.split()
     assert len(everything) > 3
     assert sorted(reported) == sorted(everything)  # each once, none lost
+
+
+# --- Atom output ------------------------------------------------------------------------------
+
+
+def test_atom_output_keeps_only_http_links_and_is_valid_xml(escape_index, runner):
+    import xml.etree.ElementTree as ET
+
+    assert run(runner, "saved", "add", "harbour", "harbour", "-m", "lexical", "--index", escape_index).exit_code == 0
+    result = run(runner, "saved", "run", "harbour", "-o", "atom", "--index", escape_index)
+    assert result.exit_code == 0, result.output
+    feed = ET.fromstring(result.stdout.split("\n", 1)[1])  # control characters would make it invalid XML
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
+    assert "Ferry timetable changes" in titles and len(titles) == 2
+    links = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")]
+    assert links and all(h.startswith("http://") for h in links), links
+    assert "javascript:" not in result.stdout

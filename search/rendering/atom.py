@@ -1,8 +1,9 @@
 """An Atom feed (RFC 4287) of a saved search's results, so a feed reader can subscribe to it.
 
 Each result is an entry: its id a stable URN made from the article id, its title the article's,
-`updated` the article's date (else the feed's time), an alternate link when the article has a
-url, the summary the answer sentence (else the best passage), and the passage as content.
+`updated` the article's date (else the feed's time), an alternate link when the article has an
+http(s) url (a `javascript:` or `data:` url from an indexed file would run in the feed reader,
+so it is left out, as the page does), the summary the answer sentence (else the best passage), and the passage as content.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from index import controls
 from search.ranking.ranker import Result
 
 NS = "http://www.w3.org/2005/Atom"
@@ -18,6 +20,11 @@ NS = "http://www.w3.org/2005/Atom"
 
 def entry_id(article_id: str) -> str:
     return f"urn:byline:article:{quote(article_id, safe='')}"
+
+
+def web_link(url: str) -> bool:
+    """Whether `url` is an http(s) address (the only links a feed or page may carry)."""
+    return url.strip()[:8].lower().startswith(("http://", "https://")) and url == url.strip()
 
 
 def _stamp(day: str | None, fallback: str) -> str:
@@ -31,6 +38,7 @@ def _stamp(day: str | None, fallback: str) -> str:
 
 def feed(name: str, query: str, results: list[Result], self_url: str | None = None, now: datetime | None = None) -> str:
     """The Atom document (UTF-8 XML text) for saved search `name`."""
+    name, query, results = controls.printable((name, query, results))  # XML 1.0 admits no control characters
     now_text = (now or datetime.now(timezone.utc)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     ET.register_namespace("", NS)
     root = ET.Element(f"{{{NS}}}feed")
@@ -57,7 +65,7 @@ def feed(name: str, query: str, results: list[Result], self_url: str | None = No
         add(entry, "id", entry_id(a.id))
         add(entry, "title", a.title, type="text")
         add(entry, "updated", stamp)
-        if a.url:
+        if a.url and web_link(a.url):
             add(entry, "link", rel="alternate", href=a.url)
         if a.source:
             source = add(entry, "source")
