@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from index import controls
 from index.manifest import write_atomic
 from search.ranking.fusion import DEFAULT_FUSION
 
@@ -105,8 +106,8 @@ class SavedSearch:
 def dumps(searches: Iterable[SavedSearch]) -> str:
     """The definitions file's text (also what `export` prints)."""
     body = {s.name: s.to_json() for s in searches}
-    return json.dumps({"version": FILE_VERSION, "searches": body}, indent=2, sort_keys=True,
-                      ensure_ascii=False) + "\n"
+    return controls.json_text(json.dumps({"version": FILE_VERSION, "searches": body}, indent=2, sort_keys=True,
+                                         ensure_ascii=False)) + "\n"
 
 
 def loads(text: str, where: str) -> dict[str, SavedSearch]:
