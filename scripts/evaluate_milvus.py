@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -152,6 +153,7 @@ def run_set(spec: str, args, embedder: Embedder) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     local_dir, milvus_dir = cache / f"{corpus.name}-local", cache / f"{corpus.name}-milvus"
     uri = str(cache / f"{corpus.name}.db")
+    os.environ["BYLINE_MILVUS_URI"] = uri  # outside the index folder: given by us, as a user would
     local_s = build(corpus, local_dir, None, embedder)
     if corpus.name in args.ingest:
         milvus_s = build(corpus, milvus_dir, Backend("milvus", uri), embedder)
