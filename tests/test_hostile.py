@@ -300,3 +300,33 @@ def test_atom_output_keeps_only_http_links_and_is_valid_xml(escape_index, runner
     links = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")]
     assert links and all(h.startswith("http://") for h in links), links
     assert "javascript:" not in result.stdout
+
+
+def test_on_a_real_terminal_only_byline_s_own_styling_is_written(escape_index):
+    """Through a pseudo-terminal, where the table is drawn with colours: the article's own
+    sequences (window title, clear screen, OSC 8 link, one-byte CSI) are not among the bytes."""
+    import pty
+    import subprocess
+    import sys
+
+    byline = str(Path(sys.executable).with_name("byline"))
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([byline, "search", "harbour crane", "-m", "lexical", "--index", str(escape_index)],
+                            stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the terminal's other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(primary)
+    assert b"topples" in seen and b"\x1b[" in seen  # a table, in colour
+    for injected in (b"\x1b]0;", b"\x1b[2J", b"\x1b]8;", b"\x07", "\x9b".encode()):  # UTF-8 terminal
+        assert injected not in seen, injected
