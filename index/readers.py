@@ -140,16 +140,24 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
 
     Ids and paths are made valid UTF-8: a file name with other bytes (b"caf\\xe9.txt") gets
     them written as escapes ("caf\\xe9.txt"), so it can be stored, printed and searched."""
+    path_text = utf8_text(str(path))
     try:
         for item in _read_file(path, root, fields):
             if isinstance(item, Article):
                 item.id, item.path = utf8_text(item.id), item.path and utf8_text(item.path)
                 if not item.id_from_path:  # a path-made id stays the file's name (escaped on output)
                     item.id = controls.strip(item.id)
+                had_text, had_title = bool(item.text.strip()), bool(item.title.strip())
                 for attr in ("title", "text", "source", "url", "author"):  # JSON may hold lone surrogates
                     value = getattr(item, attr)
                     if value:
-                        setattr(item, attr, controls.strip(utf8_text(value)))
+                        value = controls.strip(utf8_text(value))
+                        setattr(item, attr, value if value.strip() or attr in ("title", "text") else None)
+                if had_text and not item.text.strip():
+                    yield Skipped(item.path or path_text, "no article text (only control characters)")
+                    continue
+                if had_title and not item.title.strip():
+                    item.title = _one_line(item.text)[:80]
                 if len(item.text) > MAX_ARTICLE_CHARS:
                     yield _cut(item)
             else:
@@ -158,8 +166,8 @@ def read_file(path: Path, root: Path, fields: FieldMap) -> Iterator[Article | Sk
     except (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
         raise
     except Exception as exc:  # a parser's own failure (RecursionError on deep JSON, ...): skip the file
-        yield Skipped(utf8_text(str(path)), f"cannot be read ({type(exc).__name__}: "
-                                            f"{_first_line(exc)}); the rest of the run goes on")
+        yield Skipped(path_text, f"cannot be read ({type(exc).__name__}: {_first_line(exc)}); "
+                                 "the rest of the run goes on")
 
 
 def _first_line(exc: BaseException) -> str:
