@@ -132,6 +132,8 @@ def _chunking(v) -> bool:
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# What index.milvus_backend.normalise_uri records: a server's address, or a milvus-lite file.
+_MILVUS_URI = re.compile(r"(https?|tcp|grpc)://[A-Za-z0-9.\-\[\]:]{1,300}/?|/[^\x00-\x1f\x7f]{1,4000}\.db")
 
 
 def _files(v) -> bool:
@@ -156,7 +158,8 @@ FIELD_RULES: dict[str, tuple] = {
     "generation": (_whole(0), "a whole number, 0 or more"),
     "files": (_files, "an object {relative path: [size, sha256 hex]}"),
     "backend": (_one_of("local", "milvus"), '"local" or "milvus"'),
-    "milvus_uri": (_optional(_text), "an address or a .db path (a string), or null"),
+    "milvus_uri": (_optional(lambda v: isinstance(v, str) and _MILVUS_URI.fullmatch(v)),
+                   "a server address (http://host:port) or an absolute .db path, or null"),
     "milvus_collection": (_optional(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", v)),
                           "a collection name (letters, digits, _), or null"),
     "lead_centrality": (_optional(_number), "a number, or null"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import time
 import warnings
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ def trusted_uri(recorded: str, root: Path, given: str | None = None) -> str:
     what = "the Milvus server" if is_server(recorded) else "the milvus-lite database outside the index folder,"
     raise IndexProblem(f"{root} says its collections are in {what} {recorded}; an index folder does not choose "
                        f"where byline connects, so nothing was opened. If you trust that address, give it: "
-                       f"export {URI_ENV}={recorded}")
+                       f"export {URI_ENV}={shlex.quote(recorded)}")
 
 
 def _pymilvus():

@@ -76,6 +76,7 @@ BAD_FIELDS = [
     ("dimension", "384"), ("dimension", 0), ("articles", None), ("chunks", -3), ("model_name", 7),
     ("vector_index", ["flat"]), ("backend", "ftp"), ("milvus_collection", "x; drop"),
     ("lead_centrality", "high"), ("created", {}), ("format_version", True),
+    ("milvus_uri", "http://host;touch /tmp/x"), ("milvus_uri", "archive.sqlite"),
 ]
 
 
