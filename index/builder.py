@@ -26,12 +26,14 @@ from index import checksums, dedup, lexical, profile, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
+from index.field_memory import FieldMemory
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
 from index.readers import FieldMap, discover, read_file
 from index.store import ArticleStore
 
 BATCH_CHUNKS = 256
+KEPT_ATTRIBUTES = ("date", "source", "url", "author")  # never blanked by a re-read (see _keep_stored_values)
 KEEP_GENERATIONS = 2  # the committed one and the one before, for searches still reading it
 
 
@@ -47,6 +49,8 @@ class AddReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     interrupted_after_commit: bool = False  # Ctrl-C after the commit point: committed all the same
+    fields_remembered: dict[str, dict[str, str]] = field(default_factory=dict)  # path: --field mappings re-applied
+    kept: dict[str, int] = field(default_factory=dict)  # attribute: stored values a re-read lacked, kept
 
     @property
     def articles(self) -> int:
@@ -263,8 +267,10 @@ class IndexWriter:
                 f"duplicate article id {article.id!r} (first read from {self.seen[article.id]})"))
             return False
         self.seen[article.id] = article.path or article.id
-        digest = article.content_hash()
         old = self.known.get(article.id)
+        if old is not None:
+            self._keep_stored_values(article)
+        digest = article.content_hash()
         stored_path = self.stored_paths.get(article.id)
         if old is not None and old in (digest, article.legacy_hash(stored_path)):
             if old != digest or stored_path != article.path:  # moved, or hashed the old way
@@ -285,6 +291,18 @@ class IndexWriter:
         if self.pending_chunks >= BATCH_CHUNKS:
             self.flush()
         return True
+
+    def _keep_stored_values(self, article: Article) -> None:
+        """A re-read never blanks a value an earlier run stored (a date read through a --field
+        mapping, say, when the file is now read without it): the stored one is kept."""
+        lacking = [a for a in KEPT_ATTRIBUTES if not getattr(article, a)]
+        if not lacking:
+            return
+        stored = self.store.article_attributes(article.id, lacking)
+        for attr in lacking:
+            if stored.get(attr):
+                setattr(article, attr, stored[attr])
+                self.report.kept[attr] = self.report.kept.get(attr, 0) + 1
 
     def _used_by_other(self, article_id: str, path: str) -> str | None:
         """The other source of an id that this file cannot take, if any: one read earlier in
@@ -533,14 +551,16 @@ def _fsync_tree(folder: Path) -> None:
         _fsync_dir(p)
 
 
-def items_from_paths(sources: list[Path], fields: FieldMap | None = None) -> tuple[int, Iterator]:
-    """Number of files, and a stream of articles/skips with file-done markers (ints)."""
+def items_from_paths(sources: list[Path], fields: FieldMap | Callable[[Path], FieldMap] | None = None
+                     ) -> tuple[int, Iterator]:
+    """Number of files, and a stream of articles/skips with file-done markers (ints).
+    `fields` is one FieldMap for every file, or a function giving each file's."""
     files = list(discover(sources))
-    fields = fields or FieldMap()
+    fields_for = fields if callable(fields) else (lambda _path, same=fields or FieldMap(): same)
 
     def stream():
         for done, (root, path) in enumerate(files, start=1):
-            yield from read_file(path, root, fields)
+            yield from read_file(path, root, fields_for(path))
             yield done
 
     return len(files), stream()
@@ -571,9 +591,13 @@ def add_paths(paths: IndexPaths, sources: list[Path], embedder: Embedder, fields
 
     With `sync`, articles read earlier from under `sources` whose files are gone are removed.
     """
-    total, items = items_from_paths(sources, fields)
     with open_writer(paths, embedder, params, backend=backend) as writer:
+        memory = FieldMemory.from_store(writer.store, fields)
+        total, items = items_from_paths(sources, memory.for_file)
         feed(writer, items, total, on_progress)
+        writer.report.fields_remembered = memory.applied
+        if memory.remember(sources):
+            memory.save(writer.store)
         if sync:
             roots = [os.path.abspath(s) for s in sources]
             for article_id, path in writer.store.article_paths().items():

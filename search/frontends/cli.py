@@ -37,7 +37,7 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     """`index add` and `index sync`: read sources with a progress bar, then print a summary."""
     from index.builder import Backend, Progress, add_paths
     from index.chunker import ChunkingParams
-    from index.documents import Cut
+    from index.documents import Cut, UnreadFields
     from index.embedder import Embedder, ModelNotFound, resolve_model
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
@@ -81,7 +81,7 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     def show(skipped) -> None:
         shown.add(id(skipped))
         if not quiet:
-            label = "cut" if isinstance(skipped, Cut) else "skipped"
+            label = "cut" if isinstance(skipped, Cut) else "note" if isinstance(skipped, UnreadFields) else "skipped"
             err.print(f"[yellow]{label}[/yellow] {escape(skipped.path)}: {escape(skipped.reason)}", markup=True,
                       highlight=False)
 
@@ -105,15 +105,20 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
 
 
 def _summary(report, root: Path, as_json: bool) -> None:
-    from index.documents import Cut
+    from index.documents import Cut, UnreadFields
+    from index.field_memory import describe
 
     cut = [s for s in report.skipped if isinstance(s, Cut)]
-    skips = [s for s in report.skipped if not isinstance(s, Cut)]
+    notes = [s for s in report.skipped if isinstance(s, UnreadFields)]
+    skips = [s for s in report.skipped if not isinstance(s, (Cut, UnreadFields))]
     summary = {
         "index": str(root), "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
         "removed": report.removed, "chunks": report.chunks,
         "skipped": [{"path": s.path, "reason": s.reason} for s in skips],
         "cut": [{"path": s.path, "reason": s.reason} for s in cut],
+        "unread_fields": [{"path": s.path, "note": s.reason} for s in notes],
+        "fields_remembered": report.fields_remembered,
+        "kept": report.kept,
         "seconds": round(report.seconds, 2),
     }
     if report.interrupted_after_commit:
@@ -123,6 +128,11 @@ def _summary(report, root: Path, as_json: bool) -> None:
         return
     if report.interrupted_after_commit:
         typer.echo("byline: interrupted after the commit point: this run was committed", err=True)
+    for path, mapping in report.fields_remembered.items():
+        typer.echo(f"Read {path} with the field mappings given earlier: {describe(mapping)}", err=True)
+    if report.kept:
+        kept = ", ".join(f"{n} {attr}{'s' if n != 1 else ''}" for attr, n in sorted(report.kept.items()))
+        typer.echo(f"Kept {kept} stored earlier that the sources no longer give", err=True)
     skipped = (f"; {len(skips)} skipped" if skips else "") + (f"; {len(cut)} cut short" if cut else "")
     removed = f", {report.removed} removed" if report.removed else ""
     typer.echo(
@@ -313,6 +323,12 @@ def status(
     table.add_row("dates", f"{info['first_date'] or '-'} to {info['last_date'] or '-'}")
     table.add_row("sources", ", ".join(f"{s} ({n})" for s, n in info["sources"].items()) or "-")
     table.add_row("size", f"{info['bytes'] / 1e6:.1f} MB")
+    from rich.markup import escape
+
+    from index.field_memory import describe
+
+    for path, mapping in info["field_mappings"].items():
+        table.add_row("fields", escape(f"{path}: {describe(mapping)}"))
     Console().print(table)
 
 
