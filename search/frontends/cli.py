@@ -12,22 +12,91 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from search.frontends import stories_cli
-from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, stdout_failed
+from search.frontends.cli_common import (IndexOpt, ModelOpt, fail, index_dir, output_format, quiet_stdout,
+                                         stdout_failed)
 from search.ranking.fusion import DEFAULT_FUSION
 
+class _Byline(TyperGroup):
+    """The top command. A reader that goes away (`byline search ... | head -1`) is not an error:
+    whatever the command, the run ends quietly with status 0 (it used to be 1, "no results")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _readable_help(self)
+
+    def invoke(self, ctx):
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # what is still buffered fails here, not at exit
+        except BrokenPipeError:
+            quiet_stdout()
+            raise typer.Exit(0) from None
+
+
+def _readable_help(command) -> None:
+    """Help that reads cleanly at 80 columns: Typer's help shows <bool>/<str> beside every option
+    and keeps a docstring's line breaks (so a paragraph wraps twice). Each value is named after its
+    option (--since SINCE), flags and arguments show no type, and paragraphs are joined up
+    (indented lines, the examples, stay as they are)."""
+    import inspect
+
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(p if any(line.startswith(" ") for line in p.splitlines())
+                                     else " ".join(p.split("\n")) for p in paragraphs)
+    get_params = command.get_params
+
+    def labelled_params(ctx):  # --help and the completion options are only made here
+        params = get_params(ctx)
+        for param in params:
+            label = None
+            if getattr(param, "is_flag", True) is False:  # an option taking a value
+                label = param.metavar or max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+            param.display_type_rich = lambda ctx, label=label: label
+            param._get_number_range_help_str = lambda: None  # "[1<=x<=10000]" took a third of the width
+        return params
+
+    command.get_params = labelled_params
+    for sub in getattr(command, "commands", {}).values():
+        _readable_help(sub)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"byline {version('byline')}")
+        except PackageNotFoundError:
+            typer.echo("byline (not installed as a package)")
+        raise typer.Exit()
+
+
 app = typer.Typer(
+    cls=_Byline,
     name="byline",
     help="Hybrid full-text and semantic search for news articles.\n\n"
     "Index a folder once, then ask questions in your own words or with exact keywords:\n\n"
     "  byline index add ~/news\n\n"
     "  byline search \"who proposed talks without preconditions\"",
     no_args_is_help=True,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print byline's version and exit.")] = False,
+) -> None:
+    pass
+
 index_app = typer.Typer(help="Add, update and remove the articles of an index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
@@ -335,13 +404,13 @@ def status(
 @app.command()
 def search(
     query: Annotated[Optional[str], typer.Argument(help="Question or keywords; Whoosh syntax works: title:korea, \"exact phrase\", AND/OR/NOT.", show_default=False)] = None,
-    k: Annotated[int, typer.Option("-k", "--limit", help="Number of articles to return.", min=1, max=10000)] = 10,
+    k: Annotated[int, typer.Option("-k", "--limit", metavar="N", help="Number of articles to return (up to 10000).", min=1, max=10000)] = 10,
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM25, no model) or semantic.")] = "hybrid",
     source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only articles from this source (repeatable, any case).")] = None,
-    since: Annotated[Optional[str], typer.Option(help="Only articles dated on or after this day (YYYY-MM-DD).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")] = None,
+    since: stories_cli.SinceOpt = None,
+    until: stories_cli.UntilOpt = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids (default: table on a terminal, json when piped).", show_default=False)] = None,
-    queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
+    queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", metavar="FILE", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = DEFAULT_FUSION,
     collapse: stories_cli.CollapseOpt = True,
     sort: stories_cli.SortOpt = "relevance",
@@ -368,7 +437,7 @@ def search(
 
       byline search '"no preconditions" AND sanctions' --mode lexical
 
-      byline search "rate decision" --source "Harbor Times" --since 2023-01-01 -o jsonl
+      byline search "rate decision" -s "Harbor Times" --since 2023-01-01 -o jsonl
 
       byline search --queries questions.jsonl --format trec > run.txt
 
@@ -414,6 +483,36 @@ def search(
     if answer:
         raise typer.Exit(0 if complete else 1)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
+
+
+@app.command()
+def show(
+    article_id: Annotated[str, typer.Argument(metavar="ID", help="An article id, as shown in results.", show_default=False)],
+    fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table or json (default: table on a terminal, json when piped).", show_default=False)] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Print an article in full: its title, date, source, address and whole text.
+
+    [bold]Examples[/bold]
+
+      byline show 2022-01-14-north-korea-talks.txt
+
+      byline show 2022-01-14-north-korea-talks.txt -o json | jq -r .text
+
+    Exit status: 0 when shown, 2 when the index has no such article.
+    """
+    from index.manifest import IndexProblem
+    from search.engine import Engine, NotFound
+    from search.rendering import output
+
+    try:
+        fmt = output_format(fmt)
+        if fmt not in ("table", "json"):
+            raise ValueError(f"unknown --format {fmt!r}; choose table or json")
+        article = Engine(index_dir(index)).get_article(article_id)
+    except (ValueError, NotFound, IndexProblem) as exc:
+        fail(str(exc).strip("'\""))
+    output.write_article(article, fmt, sys.stdout)
 
 
 def _through_server(root: Path, request, texts: list[str], answer: bool):
@@ -488,7 +587,8 @@ def mcp_command(
     Tools: search, answer, get_article, similar, saved_list, saved_run, status (and index_add with
     --allow-index). Add it to an MCP client's configuration, e.g.:
 
-      {"mcpServers": {"byline": {"command": "byline", "args": ["mcp", "--index", "/home/me/news-index"]}}}
+      {"mcpServers": {"byline": {"command": "byline",
+                                 "args": ["mcp", "--index", "/home/me/news-index"]}}}
 
     [bold]Examples[/bold]
 
@@ -517,6 +617,6 @@ app.add_typer(saved_app, name="saved")
 def main() -> None:
     try:
         app()
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
+    except BrokenPipeError:  # outside a command (see _Byline): a closed pipe is not an error either
+        quiet_stdout()
+        sys.exit(0)

@@ -228,3 +228,26 @@ def write_answer_lines(answers: Sequence[Answer], out: TextIO, batch: bool = Fal
         out.write(f"{prefix}{who}{' '.join(top.answer.text.split())} — {top.article.title}"
                   f"{f' ({meta})' if meta else ''}\n")
     return complete
+
+
+def write_article(article: dict, fmt: str, out: TextIO) -> None:
+    """`byline show`: one article (as Engine.get_article gives it) in full, as JSON or for reading."""
+    if fmt == "json":
+        json.dump(article, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=out, highlight=False)
+    console.print(Text(article["title"], style="bold"))
+    meta = " · ".join(x for x in (article.get("date"), article.get("source"), article.get("author")) if x)
+    if meta:
+        console.print(Text(meta, style="green"))
+    for line in (article.get("url"), article["id"]):
+        if line:
+            console.print(Text(line, style="dim"))
+    console.print()
+    for paragraph in article["text"].split("\n\n"):
+        console.print(Text(" ".join(paragraph.split())))
+        console.print()
