@@ -81,3 +81,107 @@ def test_new_mappings_replace_the_remembered_ones(runner, tmp_path):
     assert _dates(runner, ix) == {"x": "2004-04-01"}
     mappings = json.loads(run(runner, "status", "--index", ix, "--json").stdout)["field_mappings"]
     assert mappings == {str(feed): {"date": "day"}, str(news): {"date": "day"}}
+
+
+def _closed_early(args: list[str], env: dict | None = None) -> tuple[int, str, int]:
+    """Run `byline ARGS` into a real pipe (shrunk to 4 KB), read its first bytes, close the pipe.
+    Returns the exit status, stderr and how much was read."""
+    import fcntl
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    proc = subprocess.Popen([BYLINE, *args], stdout=write_end, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    os.close(write_end)
+    got = os.read(read_end, 100)
+    os.close(read_end)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err.decode(), len(got)
+
+
+@pytest.fixture(scope="module")
+def long_article_index(tmp_path_factory, embedder):
+    from index.builder import add_paths
+    from index.layout import IndexPaths
+
+    folder = tmp_path_factory.mktemp("long")
+    paragraph = "The harbour authority said the new crane would double the port's capacity. " * 8
+    (folder / "crane.txt").write_text("Harbour crane arrives\nDate: 2004-03-01\n\n" + "\n\n".join([paragraph] * 30))
+    root = folder / "ix"
+    add_paths(IndexPaths(root), [folder], embedder)
+    return root
+
+
+def test_a_closed_pipe_is_not_an_error_in_any_command_or_format(sample_index, long_article_index, tmp_path):
+    queries = tmp_path / "q.txt"
+    queries.write_text("talks\nstorm\nsanctions\n" * 40)
+    ix = ["--index", str(sample_index)]
+    commands = [["search", "talks", "-k", "20", "-o", fmt, *ix] for fmt in ("jsonl", "json", "table")]
+    commands += [["search", "--queries", str(queries), "--mode", "lexical", "-o", fmt, *ix] for fmt in ("ids", "trec")]
+    commands += [["search", "--queries", str(queries), "--mode", "lexical", "-a", *ix],
+                 ["similar", NK_SAMPLE, "-k", "20", "-o", "jsonl", *ix],
+                 ["timeline", "talks", "--by", "day", "-o", "json", *ix],
+                 ["show", "crane.txt", "-o", "json", "--index", str(long_article_index)],
+                 ["show", "crane.txt", "-o", "table", "--index", str(long_article_index)]]
+    for args in commands:
+        whole = subprocess.run([BYLINE, *args], capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert whole.returncode == 0 and len(whole.stdout) > 8192, (args, whole.stderr)  # more than the pipe holds
+        status, err, read = _closed_early(args)
+        assert status == 0 and read > 0, (args, status, err)
+        assert "Traceback" not in err and "Error" not in err, (args, err)
+
+
+def test_show_prints_an_article_in_full(runner, sample_index):
+    from search.engine import Engine
+
+    whole = Engine(sample_index).get_article(NK_SAMPLE)
+    shown = run(runner, "show", NK_SAMPLE, "--index", sample_index, "-o", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout) == whole
+    table = run(runner, "show", NK_SAMPLE, "--index", sample_index, "-o", "table")
+    flat = " ".join(table.stdout.split())
+    assert table.exit_code == 0 and whole["title"] in flat and "2022-01-14" in flat
+    last_words = " ".join(whole["text"].split()[-6:])
+    assert last_words in flat
+    missing = run(runner, "show", "no-such-article", "--index", sample_index)
+    assert missing.exit_code == 2 and "no article with id 'no-such-article'" in missing.stderr
+
+
+def test_version_and_shell_completion():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    version = subprocess.run([BYLINE, "--version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and version.stdout.startswith("byline 0.")
+    complete = subprocess.run([BYLINE], capture_output=True, text=True, env={
+        **env, "_BYLINE_COMPLETE": "complete_bash", "COMP_WORDS": "byline search --so", "COMP_CWORD": "2"})
+    assert complete.stdout.split() == ["--source", "--sort"]
+    script = subprocess.run([BYLINE, "--show-completion", "bash"], capture_output=True, text=True, env=env)
+    assert script.returncode == 0 and "_BYLINE_COMPLETE" in script.stdout
+
+
+HELP_COMMANDS = [[], ["search"], ["show"], ["index", "add"], ["index", "rm"], ["index", "sync"], ["status"],
+                 ["doctor"], ["serve"], ["mcp"], ["similar"], ["timeline"], ["saved"], ["saved", "add"],
+                 ["saved", "run"], ["saved", "list"]]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "byline")
+def test_help_reads_cleanly_at_80_columns(runner, command):
+    from search.frontends.cli import app
+
+    text = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"}).stdout
+    assert "Usage:" in text
+    for placeholder in ("<str>", "<bool>", "<int", "<float", "<path>", "<list", "…", "[1<="):
+        assert placeholder not in text, placeholder
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for line, following in zip(lines, lines[1:]):  # an example line never wraps onto the next
+        if line.startswith("   byline "):
+            assert not following.strip(), (line, following)
+
+
+def test_help_paragraphs_are_not_broken_mid_sentence(runner):
+    from search.frontends.cli import app
+
+    text = " ".join(runner.invoke(app, ["search", "--help"], env={"COLUMNS": "80"}).stdout.split("\n"))
+    assert "(its index and model are already loaded" in " ".join(text.split())
+    lines = runner.invoke(app, ["search", "--help"], env={"COLUMNS": "80"}).stdout.splitlines()
+    broken = [line for line in lines if line.rstrip().endswith("index and model")]
+    assert not broken

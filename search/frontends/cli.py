@@ -36,6 +36,19 @@ class _Byline(TyperGroup):
         except BrokenPipeError:
             quiet_stdout()
             raise typer.Exit(0) from None
+        except SystemExit as exc:  # rich's Console turns a closed pipe into SystemExit(1), stdout to /dev/null
+            if exc.code == 1 and _stdout_is_devnull():
+                raise typer.Exit(0) from None
+            raise
+
+
+def _stdout_is_devnull() -> bool:
+    import os
+
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _readable_help(command) -> None:
