@@ -66,6 +66,7 @@ class Progress:
     articles: int
     chunks: int
     skipped: Skipped | None = None
+    stage: str = "indexing"  # or "preparing the model" (before the first passages are embedded), "saving"
 
 
 ProgressFn = Callable[[Progress], None]
@@ -246,6 +247,8 @@ class IndexWriter:
         self.pending: list[tuple[Article, str, list[Chunk]]] = []
         self.sentence_mode = sentences.mode()
         self.pending_chunks = 0
+        self.on_stage: Callable[[str], None] | None = None  # told when a stage starts (progress bars)
+        self.model_used = False
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -386,6 +389,9 @@ class IndexWriter:
             return
         chunks = [c for _, _, cs in self.pending for c in cs]
         first = self.store.next_chunk_ids(len(chunks))
+        if not self.model_used and self.on_stage:  # the first batch loads the model: seconds
+            self.on_stage("preparing the model")
+        self.model_used = True
         matrix, sentence_vectors = sentences.encode_passages(self.embedder, chunks, self.sentence_mode)
         whoosh = self._whoosh() if not self.milvus else None
         for offset, chunk in enumerate(chunks):
@@ -407,6 +413,8 @@ class IndexWriter:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)
         self.pending, self.pending_chunks = [], 0
+        if self.on_stage:
+            self.on_stage("indexing")
 
     def rebuild_derived(self) -> None:
         """Fill this (fresh) generation's Whoosh and FAISS indexes from the article store,
@@ -568,8 +576,16 @@ def items_from_paths(sources: list[Path], fields: FieldMap | Callable[[Path], Fi
 
 def feed(writer: IndexWriter, items: Iterable[Article | Skipped | int], files_total: int = 0,
          on_progress: ProgressFn | None = None) -> None:
-    """Give a stream of articles to a writer. Integers in the stream mark files done."""
+    """Give a stream of articles to a writer. Integers in the stream mark files done. The last
+    progress report comes after the last batch is embedded, so its counts are the run's."""
     files_done = 0
+
+    def report(skipped: Skipped | None = None, stage: str = "indexing") -> None:
+        if on_progress:
+            r = writer.report
+            on_progress(Progress(files_done, files_total, r.articles, r.chunks, skipped, stage))
+
+    writer.on_stage = lambda stage: report(stage=stage)
     for item in items:
         skipped = None
         if isinstance(item, int):
@@ -579,9 +595,10 @@ def feed(writer: IndexWriter, items: Iterable[Article | Skipped | int], files_to
             skipped = item
         elif not writer.add(item):
             continue
-        if on_progress:
-            r = writer.report
-            on_progress(Progress(files_done, files_total, r.articles, r.chunks, skipped))
+        report(skipped)
+    writer.flush()
+    report(stage="saving")
+    writer.on_stage = None
 
 
 def add_paths(paths: IndexPaths, sources: list[Path], embedder: Embedder, fields: FieldMap | None = None,

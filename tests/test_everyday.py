@@ -185,3 +185,82 @@ def test_help_paragraphs_are_not_broken_mid_sentence(runner):
     lines = runner.invoke(app, ["search", "--help"], env={"COLUMNS": "80"}).stdout.splitlines()
     broken = [line for line in lines if line.rstrip().endswith("index and model")]
     assert not broken
+
+
+def test_progress_shows_the_model_step_and_ends_on_the_summarys_counts(embedder, tmp_path):
+    from index.builder import add_paths
+    from index.layout import IndexPaths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(5):
+        (docs / f"{i}.txt").write_text(f"Crane {i} repaired\n\n" + f"Engineers repaired crane {i}. " * 40)
+    seen = []
+    report = add_paths(IndexPaths(tmp_path / "ix"), [docs], embedder, on_progress=seen.append)
+    stages = [p.stage for p in seen]
+    assert "preparing the model" in stages
+    first_chunks = next(i for i, p in enumerate(seen) if p.chunks)
+    assert stages.index("preparing the model") < first_chunks
+    last = seen[-1]
+    assert last.stage == "saving" and (last.files_done, last.files_total) == (5, 5)
+    assert (last.articles, last.chunks) == (report.articles, report.chunks) and report.chunks > 5
+
+
+def test_index_rm_says_what_happened(runner, tmp_path):
+    (tmp_path / "docs").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "docs" / f"{name}.txt").write_text(f"Story {name}\n\nA short story called {name}.")
+    ix = tmp_path / "ix"
+    run(runner, "index", "add", tmp_path / "docs", "--index", ix)
+    removed = run(runner, "index", "rm", "a.txt", "--index", ix)
+    assert removed.exit_code == 0
+    assert removed.stderr.startswith("Removed 1 article; the index holds 1 article.")
+    assert "Indexed 0" not in removed.stderr
+
+
+def test_timeline_chart_compresses_runs_of_empty_weeks():
+    import io
+
+    from index.store import StoredArticle
+    from search.stories import timeline as tl
+
+    class R:  # what timeline.build reads of a result
+        def __init__(self, day):
+            self.article, self.duplicates = StoredArticle(day, day, day, None, None, None), []
+
+    chart = tl.build([R("2004-01-05"), R("2004-01-12"), R("2004-05-03")], "week")
+    assert len(chart.buckets) == 18  # every week is still counted (JSON)
+    out = io.StringIO()
+    tl.draw("rail strike", chart, out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 5 and "… 15 empty weeks" in lines[3]
+
+
+QUESTION = "who proposed talks without preconditions"
+
+
+def test_query_words_stay_visible_without_colour(runner, sample_index):
+    args = ["search", QUESTION, "--index", sample_index, "-o", "table", "-k", "2"]
+    plain = run(runner, *args)  # not a terminal: no styles at all, so brackets
+    assert plain.exit_code == 0 and "[preconditions]" in plain.stdout and "\x1b[" not in plain.stdout
+    from search.frontends.cli import app
+
+    styled = runner.invoke(app, [str(a) for a in args], env={"NO_COLOR": "1", "FORCE_COLOR": "1",
+                                                              "TERM": "xterm-256color", "COLUMNS": "120"})
+    assert "\x1b[1;4mpreconditions" in styled.stdout  # bold and underlined
+    assert "[preconditions]" not in styled.stdout and "33m" not in styled.stdout  # and no colour
+
+
+def test_narrow_terminal_prints_blocks_not_a_table(runner, sample_index):
+    from search.frontends.cli import app
+
+    args = ["search", QUESTION, "--index", str(sample_index), "-o", "table", "-k", "3"]
+    narrow = runner.invoke(app, args, env={"COLUMNS": "45"}).stdout
+    assert "┃" not in narrow and "│" not in narrow
+    lines = narrow.splitlines()
+    assert max(map(len, lines)) <= 45
+    assert lines[0].startswith("1. US ready to sit down")
+    assert any(line.startswith("2022-01-14 · Byline Sample Wire") for line in lines)  # the date is whole
+    assert any(line.startswith("3. ") for line in lines)
+    wide = runner.invoke(app, args, env={"COLUMNS": "120"}).stdout
+    assert "┃" in wide

@@ -150,13 +150,18 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
 
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     err = Console(stderr=True, highlight=False)
-    bar = Bar(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-              TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks"),
-              TimeElapsedColumn(), console=err, transient=True, disable=quiet)
-    task = bar.add_task("index", total=None, articles=0, chunks=0)
+    bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+              TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks{task.fields[rate]}"),
+              TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err, transient=True,
+              disable=quiet)
+    task = bar.add_task("reading", total=None, articles=0, chunks=0, rate="")
+    import time
+
+    embedding_since: list[tuple[float, int]] = []  # (time, chunks) once the model is ready: the rate counts from then
 
     shown: set[int] = set()
 
@@ -170,7 +175,14 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     def on_progress(p: Progress) -> None:
         if p.skipped:
             show(p.skipped)
-        bar.update(task, total=p.files_total, completed=p.files_done, articles=p.articles, chunks=p.chunks)
+        if p.stage == "indexing" and p.chunks and not embedding_since:
+            embedding_since.append((time.perf_counter(), p.chunks))
+        rate = ""
+        if embedding_since and time.perf_counter() - embedding_since[0][0] > 1:
+            since, before = embedding_since[0]
+            rate = f" ({(p.chunks - before) / (time.perf_counter() - since):.0f}/s)"
+        bar.update(task, description=p.stage, total=p.files_total, completed=p.files_done, articles=p.articles,
+                   chunks=p.chunks, rate=rate)
 
     try:
         with bar:
@@ -308,7 +320,12 @@ def index_rm(
         fail(str(exc))
     for name in missing:
         typer.echo(f"byline: not in the index: {name}", err=True)
-    _summary(report, root, as_json)
+    if as_json:
+        _summary(report, root, as_json)
+    else:
+        left = load_manifest(IndexPaths(root)).articles
+        typer.echo(f"Removed {report.removed} article{'' if report.removed == 1 else 's'}; "
+                   f"the index holds {left} article{'' if left == 1 else 's'}.\nIndex: {root}", err=True)
     raise typer.Exit(1 if missing else 0)
 
 
