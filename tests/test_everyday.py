@@ -264,3 +264,26 @@ def test_narrow_terminal_prints_blocks_not_a_table(runner, sample_index):
     assert any(line.startswith("3. ") for line in lines)
     wide = runner.invoke(app, args, env={"COLUMNS": "120"}).stdout
     assert "┃" in wide
+
+
+def test_readme_first_screen_goes_from_nothing_to_a_search():
+    text = (ROOT / "README.md").read_text()
+    first_screen = "\n".join(text.splitlines()[:40])
+    for line in ("bash scripts/demo.sh", "bash scripts/test.sh", "source .venv/bin/activate",
+                 "byline index add ~/news", "byline search \""):
+        assert line in first_screen, line
+    assert text.index("Every article is cut into passages") > len(first_screen)  # design notes further down
+
+
+def test_demo_ends_with_a_command_that_searches_its_index(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BYLINE_DEMO_NO_SETUP": "1", "BYLINE": BYLINE,
+           "BYLINE_INDEX": str(tmp_path / "demo-index")}
+    demo = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert demo.returncode == 0, demo.stderr
+    command = next(line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("byline search"))
+    assert command.endswith(f"--index {tmp_path / 'demo-index'}")
+    args = __import__("shlex").split(command)[1:]
+    found = subprocess.run([BYLINE, *args, "-o", "ids"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert found.returncode == 0 and "2021-10-30-storm-coastal-flooding.txt" in found.stdout.split()
