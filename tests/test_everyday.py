@@ -153,7 +153,8 @@ def test_version_and_shell_completion():
     complete = subprocess.run([BYLINE], capture_output=True, text=True, env={
         **env, "_BYLINE_COMPLETE": "complete_bash", "COMP_WORDS": "byline search --so", "COMP_CWORD": "2"})
     assert complete.stdout.split() == ["--source", "--sort"]
-    script = subprocess.run([BYLINE, "--show-completion", "bash"], capture_output=True, text=True, env=env)
+    script = subprocess.run([BYLINE, "--show-completion", "bash"], capture_output=True, text=True, env={
+        **env, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})  # the shell is named, not detected
     assert script.returncode == 0 and "_BYLINE_COMPLETE" in script.stdout
 
 

@@ -12,86 +12,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
 
 from search.frontends import stories_cli
-from search.frontends.cli_common import (IndexOpt, ModelOpt, fail, index_dir, output_format, quiet_stdout,
-                                         stdout_failed)
+from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, quiet_stdout, stdout_failed
+from search.frontends.cli_group import BylineGroup, print_version
 from search.ranking.fusion import DEFAULT_FUSION
 
-class _Byline(TyperGroup):
-    """The top command. A reader that goes away (`byline search ... | head -1`) is not an error:
-    whatever the command, the run ends quietly with status 0 (it used to be 1, "no results")."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _readable_help(self)
-
-    def invoke(self, ctx):
-        try:
-            try:
-                return super().invoke(ctx)
-            finally:
-                sys.stdout.flush()  # what is still buffered fails here, not at exit
-        except BrokenPipeError:
-            quiet_stdout()
-            raise typer.Exit(0) from None
-        except SystemExit as exc:  # rich's Console turns a closed pipe into SystemExit(1), stdout to /dev/null
-            if exc.code == 1 and _stdout_is_devnull():
-                raise typer.Exit(0) from None
-            raise
-
-
-def _stdout_is_devnull() -> bool:
-    import os
-
-    try:
-        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _readable_help(command) -> None:
-    """Help that reads cleanly at 80 columns: Typer's help shows <bool>/<str> beside every option
-    and keeps a docstring's line breaks (so a paragraph wraps twice). Each value is named after its
-    option (--since SINCE), flags and arguments show no type, and paragraphs are joined up
-    (indented lines, the examples, stay as they are)."""
-    import inspect
-
-    if command.help:
-        paragraphs = inspect.cleandoc(command.help).split("\n\n")
-        command.help = "\n\n".join(p if any(line.startswith(" ") for line in p.splitlines())
-                                     else " ".join(p.split("\n")) for p in paragraphs)
-    get_params = command.get_params
-
-    def labelled_params(ctx):  # --help and the completion options are only made here
-        params = get_params(ctx)
-        for param in params:
-            label = None
-            if getattr(param, "is_flag", True) is False:  # an option taking a value
-                label = param.metavar or max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
-            param.display_type_rich = lambda ctx, label=label: label
-            param._get_number_range_help_str = lambda: None  # "[1<=x<=10000]" took a third of the width
-        return params
-
-    command.get_params = labelled_params
-    for sub in getattr(command, "commands", {}).values():
-        _readable_help(sub)
-
-
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            typer.echo(f"byline {version('byline')}")
-        except PackageNotFoundError:
-            typer.echo("byline (not installed as a package)")
-        raise typer.Exit()
-
-
 app = typer.Typer(
-    cls=_Byline,
+    cls=BylineGroup,
     name="byline",
     help="Hybrid full-text and semantic search for news articles.\n\n"
     "Index a folder once, then ask questions in your own words or with exact keywords:\n\n"
@@ -105,7 +33,7 @@ app = typer.Typer(
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True,
                                           help="Print byline's version and exit.")] = False,
 ) -> None:
     pass
@@ -148,6 +76,8 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
         except IndexProblem as exc:
             fail(str(exc))
 
+    import time
+
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
@@ -159,8 +89,6 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err, transient=True,
               disable=quiet)
     task = bar.add_task("reading", total=None, articles=0, chunks=0, rate="")
-    import time
-
     embedding_since: list[tuple[float, int]] = []  # (time, chunks) once the model is ready: the rate counts from then
 
     shown: set[int] = set()
@@ -647,6 +575,6 @@ app.add_typer(saved_app, name="saved")
 def main() -> None:
     try:
         app()
-    except BrokenPipeError:  # outside a command (see _Byline): a closed pipe is not an error either
+    except BrokenPipeError:  # outside a command (see BylineGroup): a closed pipe is not an error either
         quiet_stdout()
         sys.exit(0)
