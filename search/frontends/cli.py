@@ -86,7 +86,8 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     err = Console(stderr=True, highlight=False)
     bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
               TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks{task.fields[rate]}"),
-              TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err, transient=True,
+              TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(), TextColumn("left"),
+              console=err, transient=True,
               disable=quiet)
     task = bar.add_task("reading", total=None, articles=0, chunks=0, rate="")
     embedding_since: list[tuple[float, int]] = []  # (time, chunks) once the model is ready: the rate counts from then
