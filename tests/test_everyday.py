@@ -288,3 +288,65 @@ def test_demo_ends_with_a_command_that_searches_its_index(tmp_path):
     found = subprocess.run([BYLINE, *args, "-o", "ids"], capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert found.returncode == 0 and "2021-10-30-storm-coastal-flooding.txt" in found.stdout.split()
+
+
+# A minimal DOM, enough for page.html's script, so its article view is exercised without a browser
+# (tests/test_serve.py drives the whole page in Chromium when one is installed).
+PAGE_HARNESS = r"""
+class Node {
+  constructor(tag) { this.tagName = tag; this.children = []; this.listeners = {}; this.dataset = {};
+                     this.hidden = false; this.textContent = ""; this.value = ""; this.className = ""; }
+  append(...nodes) { this.children.push(...nodes); }
+  replaceChildren(...nodes) { this.children = nodes; }
+  addEventListener(type, fn) { this.listeners[type] = fn; }
+  get text() { return this.textContent + this.children.map((c) => c.text).join(""); }
+  all(tag) { return this.children.flatMap((c) => [...(c.tagName === tag ? [c] : []), ...c.all(tag)]); }
+}
+const nodes = {};
+globalThis.document = {
+  createElement: (tag) => new Node(tag),
+  createTextNode: (text) => Object.assign(new Node("#text"), { textContent: text }),
+  getElementById: (id) => (nodes[id] ||= new Node("div")),
+};
+globalThis.location = { hash: "#token=s3cret", search: "" };
+globalThis.history = { pushState: (s, t, url) => { location.search = url.split("#")[0]; }, replaceState() {}, back() {} };
+globalThis.window = { addEventListener() {} };
+const fetched = [];
+globalThis.fetch = async (url, options) => {
+  fetched.push([url, options.headers.Authorization]);
+  return { ok: true, json: async () => ({ id: "a b.txt", title: "Crane", date: "2004-03-01", source: "Wire",
+                                          text: "First paragraph.\n\nSecond paragraph." }) };
+};
+const script = require("fs").readFileSync(process.argv[2], "utf8").match(/<script>([\s\S]*)<\/script>/)[1];
+eval(script + "\nglobalThis.render = render;");  // strict code keeps its functions to itself
+render({ query: "crane", results: [
+  { rank: 1, id: "a b.txt", title: "Crane", url: null, date: "2004-03-01", source: "Wire", passage: "p",
+    highlights: [], duplicates: [], answer: null },
+  { rank: 2, id: "c", title: "Web", url: "https://example.org/c", date: null, source: null, passage: "p",
+    highlights: [], duplicates: [], answer: null }] });
+const links = nodes.results.all("a");
+(async () => {
+  links[0].listeners.click({ preventDefault() {} });
+  await new Promise((done) => setTimeout(done, 10));
+  console.log(JSON.stringify({ hrefs: links.map((a) => a.href), fetched, search: location.search,
+    articleHidden: nodes.article.hidden, resultsHidden: nodes.results.hidden,
+    paragraphs: nodes.article.all("p").map((p) => p.textContent) }));
+})();
+"""
+
+
+def test_page_title_without_url_opens_the_article_on_the_page(tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    harness = tmp_path / "harness.js"
+    harness.write_text(PAGE_HARNESS)
+    page = ROOT / "search" / "frontends" / "page.html"
+    done = subprocess.run([node, str(harness), str(page)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["hrefs"] == ["?article=a%20b.txt#token=s3cret", "https://example.org/c"]
+    assert seen["fetched"][-1] == ["/articles/a%20b.txt", "Bearer s3cret"]  # with the page's token
+    assert seen["search"] == "?article=a%20b.txt"
+    assert (seen["articleHidden"], seen["resultsHidden"]) == (False, True)
+    assert seen["paragraphs"] == ["First paragraph.", "Second paragraph."]
