@@ -271,9 +271,9 @@ class IndexWriter:
             return False
         self.seen[article.id] = article.path or article.id
         old = self.known.get(article.id)
-        if old is not None:
-            self._keep_stored_values(article)
         digest = article.content_hash()
+        if old is not None and old != digest and self._keep_stored_values(article):
+            digest = article.content_hash()
         stored_path = self.stored_paths.get(article.id)
         if old is not None and old in (digest, article.legacy_hash(stored_path)):
             if old != digest or stored_path != article.path:  # moved, or hashed the old way
@@ -295,17 +295,17 @@ class IndexWriter:
             self.flush()
         return True
 
-    def _keep_stored_values(self, article: Article) -> None:
+    def _keep_stored_values(self, article: Article) -> bool:
         """A re-read never blanks a value an earlier run stored (a date read through a --field
-        mapping, say, when the file is now read without it): the stored one is kept."""
+        mapping, say, when the file is now read without it): the stored one is kept. Returns
+        whether any was."""
         lacking = [a for a in KEPT_ATTRIBUTES if not getattr(article, a)]
-        if not lacking:
-            return
-        stored = self.store.article_attributes(article.id, lacking)
-        for attr in lacking:
-            if stored.get(attr):
-                setattr(article, attr, stored[attr])
-                self.report.kept[attr] = self.report.kept.get(attr, 0) + 1
+        stored = self.store.article_attributes(article.id, lacking) if lacking else {}
+        kept = [attr for attr in lacking if stored.get(attr)]
+        for attr in kept:
+            setattr(article, attr, stored[attr])
+            self.report.kept[attr] = self.report.kept.get(attr, 0) + 1
+        return bool(kept)
 
     def _used_by_other(self, article_id: str, path: str) -> str | None:
         """The other source of an id that this file cannot take, if any: one read earlier in
