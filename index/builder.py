@@ -26,12 +26,14 @@ from index import checksums, dedup, lexical, profile, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
+from index.field_memory import FieldMemory
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
 from index.readers import FieldMap, discover, read_file
 from index.store import ArticleStore
 
 BATCH_CHUNKS = 256
+KEPT_ATTRIBUTES = ("date", "source", "url", "author")  # never blanked by a re-read (see _keep_stored_values)
 KEEP_GENERATIONS = 2  # the committed one and the one before, for searches still reading it
 
 
@@ -47,6 +49,8 @@ class AddReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     interrupted_after_commit: bool = False  # Ctrl-C after the commit point: committed all the same
+    fields_remembered: dict[str, dict[str, str]] = field(default_factory=dict)  # path: --field mappings re-applied
+    kept: dict[str, int] = field(default_factory=dict)  # attribute: stored values a re-read lacked, kept
 
     @property
     def articles(self) -> int:
@@ -62,6 +66,7 @@ class Progress:
     articles: int
     chunks: int
     skipped: Skipped | None = None
+    stage: str = "indexing"  # or "preparing the model" (before the first passages are embedded), "saving"
 
 
 ProgressFn = Callable[[Progress], None]
@@ -244,6 +249,8 @@ class IndexWriter:
         self.pending: list[tuple[Article, str, list[Chunk]]] = []
         self.sentence_mode = sentences.mode()
         self.pending_chunks = 0
+        self.on_stage: Callable[[str], None] | None = None  # told when a stage starts (progress bars)
+        self.model_used = False
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -265,8 +272,10 @@ class IndexWriter:
                 f"duplicate article id {article.id!r} (first read from {self.seen[article.id]})"))
             return False
         self.seen[article.id] = article.path or article.id
-        digest = article.content_hash()
         old = self.known.get(article.id)
+        digest = article.content_hash()
+        if old is not None and old != digest and self._keep_stored_values(article):
+            digest = article.content_hash()
         stored_path = self.stored_paths.get(article.id)
         if old is not None and old in (digest, article.legacy_hash(stored_path)):
             if old != digest or stored_path != article.path:  # moved, or hashed the old way
@@ -287,6 +296,18 @@ class IndexWriter:
         if self.pending_chunks >= BATCH_CHUNKS:
             self.flush()
         return True
+
+    def _keep_stored_values(self, article: Article) -> bool:
+        """A re-read never blanks a value an earlier run stored (a date read through a --field
+        mapping, say, when the file is now read without it): the stored one is kept. Returns
+        whether any was."""
+        lacking = [a for a in KEPT_ATTRIBUTES if not getattr(article, a)]
+        stored = self.store.article_attributes(article.id, lacking) if lacking else {}
+        kept = [attr for attr in lacking if stored.get(attr)]
+        for attr in kept:
+            setattr(article, attr, stored[attr])
+            self.report.kept[attr] = self.report.kept.get(attr, 0) + 1
+        return bool(kept)
 
     def _used_by_other(self, article_id: str, path: str) -> str | None:
         """The other source of an id that this file cannot take, if any: one read earlier in
@@ -370,6 +391,9 @@ class IndexWriter:
             return
         chunks = [c for _, _, cs in self.pending for c in cs]
         first = self.store.next_chunk_ids(len(chunks))
+        if not self.model_used and self.on_stage:  # the first batch loads the model: seconds
+            self.on_stage("preparing the model")
+        self.model_used = True
         matrix, sentence_vectors = sentences.encode_passages(self.embedder, chunks, self.sentence_mode)
         whoosh = self._whoosh() if not self.milvus else None
         for offset, chunk in enumerate(chunks):
@@ -391,6 +415,8 @@ class IndexWriter:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)
         self.pending, self.pending_chunks = [], 0
+        if self.on_stage:
+            self.on_stage("indexing")
 
     def rebuild_derived(self) -> None:
         """Fill this (fresh) generation's Whoosh and FAISS indexes from the article store,
@@ -535,14 +561,16 @@ def _fsync_tree(folder: Path) -> None:
         _fsync_dir(p)
 
 
-def items_from_paths(sources: list[Path], fields: FieldMap | None = None) -> tuple[int, Iterator]:
-    """Number of files, and a stream of articles/skips with file-done markers (ints)."""
+def items_from_paths(sources: list[Path], fields: FieldMap | Callable[[Path], FieldMap] | None = None
+                     ) -> tuple[int, Iterator]:
+    """Number of files, and a stream of articles/skips with file-done markers (ints).
+    `fields` is one FieldMap for every file, or a function giving each file's."""
     files = list(discover(sources))
-    fields = fields or FieldMap()
+    fields_for = fields if callable(fields) else (lambda _path, same=fields or FieldMap(): same)
 
     def stream():
         for done, (root, path) in enumerate(files, start=1):
-            yield from read_file(path, root, fields)
+            yield from read_file(path, root, fields_for(path))
             yield done
 
     return len(files), stream()
@@ -550,8 +578,16 @@ def items_from_paths(sources: list[Path], fields: FieldMap | None = None) -> tup
 
 def feed(writer: IndexWriter, items: Iterable[Article | Skipped | int], files_total: int = 0,
          on_progress: ProgressFn | None = None) -> None:
-    """Give a stream of articles to a writer. Integers in the stream mark files done."""
+    """Give a stream of articles to a writer. Integers in the stream mark files done. The last
+    progress report comes after the last batch is embedded, so its counts are the run's."""
     files_done = 0
+
+    def report(skipped: Skipped | None = None, stage: str = "indexing") -> None:
+        if on_progress:
+            r = writer.report
+            on_progress(Progress(files_done, files_total, r.articles, r.chunks, skipped, stage))
+
+    writer.on_stage = lambda stage: report(stage=stage)
     for item in items:
         skipped = None
         if isinstance(item, int):
@@ -561,9 +597,10 @@ def feed(writer: IndexWriter, items: Iterable[Article | Skipped | int], files_to
             skipped = item
         elif not writer.add(item):
             continue
-        if on_progress:
-            r = writer.report
-            on_progress(Progress(files_done, files_total, r.articles, r.chunks, skipped))
+        report(skipped)
+    writer.flush()
+    report(stage="saving")
+    writer.on_stage = None
 
 
 def add_paths(paths: IndexPaths, sources: list[Path], embedder: Embedder, fields: FieldMap | None = None,
@@ -573,9 +610,13 @@ def add_paths(paths: IndexPaths, sources: list[Path], embedder: Embedder, fields
 
     With `sync`, articles read earlier from under `sources` whose files are gone are removed.
     """
-    total, items = items_from_paths(sources, fields)
     with open_writer(paths, embedder, params, backend=backend) as writer:
+        memory = FieldMemory.from_store(writer.store, fields)
+        total, items = items_from_paths(sources, memory.for_file)
         feed(writer, items, total, on_progress)
+        writer.report.fields_remembered = memory.applied
+        if memory.remember(sources):
+            memory.save(writer.store)
         if sync:
             roots = [os.path.abspath(s) for s in sources]
             for article_id, path in writer.store.article_paths().items():

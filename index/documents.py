@@ -55,6 +55,12 @@ class Cut(Skipped):
 
 
 @dataclass
+class UnreadFields(Skipped):
+    """Record fields of a file that no article attribute reads (reported once per file, so a
+    date under an unusual name is not lost unnoticed); the articles themselves are indexed."""
+
+
+@dataclass
 class Chunk:
     """A passage of an article: the unit both indexes store."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from index import controls
 from index.dates import parse_date
-from index.documents import Article, Cut, Skipped
+from index.documents import Article, Cut, Skipped, UnreadFields
 
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -81,6 +81,11 @@ class FieldMap:
                 raise ValueError(f"bad field mapping {spec!r}: use ATTR=FIELD with ATTR one of {known}")
             overrides[attr] = name
         return cls(overrides)
+
+    def read_names(self) -> set[str]:
+        """The (lower-case) record fields this map reads."""
+        return {n.lower() for names in DEFAULT_FIELDS.values() for n in names} | {
+            n.lower() for n in self.overrides.values()}
 
     def get(self, record: dict, attr: str) -> object:
         names = ((self.overrides[attr],) if attr in self.overrides else ()) + DEFAULT_FIELDS[attr]
@@ -593,7 +598,10 @@ def _articles(records: Iterable[tuple[int, object]], suffix: str, path: Path, re
               fields: FieldMap) -> Iterator[Article | Skipped]:
     """Articles from (line or record number, parsed record) pairs; a bad record is skipped."""
     count = 0
+    read, unread = fields.read_names(), {}
     for number, record in records:
+        if isinstance(record, dict) and len(unread) < 20:
+            unread.update((k, None) for k in record if isinstance(k, str) and k.lower() not in read)
         where = f"{path}:{number}"
         if isinstance(record, Skipped):
             yield Skipped(where, record.reason)
@@ -622,8 +630,31 @@ def _articles(records: Iterable[tuple[int, object]], suffix: str, path: Path, re
             path=os.path.abspath(path),
             id_from_path=record_id is None,
         )
+    if unread:
+        yield UnreadFields(str(path), unread_fields_note(list(unread)))
     if count == 0 and suffix != ".jsonl":
         yield Skipped(str(path), "no articles in file")
+
+
+_ATTRIBUTE_HINTS = (("date", ("date", "time", "publish", "pub", "day")), ("title", ("head", "title")),
+                    ("text", ("body", "text", "content", "story")), ("author", ("author", "writer")),
+                    ("url", ("url", "link", "href")), ("source", ("source", "feed", "outlet", "paper")),
+                    ("id", ("id", "key", "uuid")))
+
+
+def unread_fields_note(names: list[str]) -> str:
+    """"field pub_time is not read; map it with --field date=pub_time" (the attribute guessed
+    from the name, else ATTR)."""
+    def guess(name: str) -> str:
+        low = name.lower()
+        return next((attr for attr, hints in _ATTRIBUTE_HINTS if any(h in low for h in hints)), "ATTR")
+
+    first = names[0]
+    if len(names) == 1:
+        return f"field {first} is not read; map it with --field {guess(first)}={first}"
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    example = next((n for n in names if guess(n) != "ATTR"), first)
+    return f"fields {shown} are not read; map one with --field ATTR=NAME (e.g. --field {guess(example)}={example})"
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"

@@ -281,6 +281,13 @@ class ArticleStore:
             f"SELECT id, title, date, source, url, path FROM articles WHERE {self._visible()} AND id IN ({{}})",
             list(ids))}
 
+    def article_attributes(self, article_id: str, names: Iterable[str]) -> dict[str, str | None]:
+        """Some stored attributes of one article, e.g. {"date": "2004-03-01"}; {} when absent."""
+        names = [n for n in names if n in ("title", "date", "source", "url", "author", "path")]
+        row = self.db.execute(f"SELECT {', '.join(names)} FROM articles WHERE id=? AND {self._visible()}",
+                              (article_id,)).fetchone() if names else None
+        return dict(zip(names, row)) if row else {}
+
     def article_texts(self, ids: Iterable[str], with_titles: bool = False) -> dict:
         """The full text of each article ({id: text}, or {id: (title, text)} `with_titles`)."""
         rows = self._in_query(

@@ -315,18 +315,22 @@ class Engine:
 
     def status(self) -> dict:
         """What the index holds and how it was built."""
+        from index import field_memory
+
         with self._lock:
             ix = self.index
             m = ix.manifest
             with ix.reading():
                 first, last = ix.store.date_range()
                 sources = dict(ix.store.sources()[:20])
+                fields = field_memory.load(ix.store.meta())
         size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
         return {
             "index": str(self.root), "generation": ix.generation, "format_version": m.format_version,
             "model": m.model_name, "dimension": m.dimension, "chunking": m.chunking, "articles": m.articles,
             "chunks": m.chunks, "vector_index": m.vector_index, "first_date": first, "last_date": last,
             "sources": sources, "bytes": size, "created": m.created, "updated": m.updated,
+            "field_mappings": fields,
         }
 
     # -- helpers ----------------------------------------------------------------------------

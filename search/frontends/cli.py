@@ -14,20 +14,30 @@ from typing import Annotated, Optional
 import typer
 
 from search.frontends import stories_cli
-from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, stdout_failed
+from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, quiet_stdout, stdout_failed
+from search.frontends.cli_group import BylineGroup, print_version
 from search.ranking.fusion import DEFAULT_FUSION
 
 app = typer.Typer(
+    cls=BylineGroup,
     name="byline",
     help="Hybrid full-text and semantic search for news articles.\n\n"
     "Index a folder once, then ask questions in your own words or with exact keywords:\n\n"
     "  byline index add ~/news\n\n"
     "  byline search \"who proposed talks without preconditions\"",
     no_args_is_help=True,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True,
+                                          help="Print byline's version and exit.")] = False,
+) -> None:
+    pass
+
 index_app = typer.Typer(help="Add, update and remove the articles of an index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
@@ -37,8 +47,8 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     """`index add` and `index sync`: read sources with a progress bar, then print a summary."""
     from index.builder import Backend, Progress, add_paths
     from index.chunker import ChunkingParams
-    from index.documents import Cut
     from index import controls
+    from index.documents import Cut, UnreadFields
     from index.embedder import Embedder, ModelNotFound, resolve_model
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
@@ -67,29 +77,42 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
         except IndexProblem as exc:
             fail(str(exc))
 
+    import time
+
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     err = Console(stderr=True, highlight=False)
-    bar = Bar(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-              TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks"),
-              TimeElapsedColumn(), console=err, transient=True, disable=quiet)
-    task = bar.add_task("index", total=None, articles=0, chunks=0)
+    bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+              TextColumn("{task.fields[articles]} articles, {task.fields[chunks]} chunks{task.fields[rate]}"),
+              TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(), TextColumn("left"),
+              console=err, transient=True,
+              disable=quiet)
+    task = bar.add_task("reading", total=None, articles=0, chunks=0, rate="")
+    embedding_since: list[tuple[float, int]] = []  # (time, chunks) once the model is ready: the rate counts from then
 
     shown: set[int] = set()
 
     def show(skipped) -> None:
         shown.add(id(skipped))
         if not quiet:
-            label = "cut" if isinstance(skipped, Cut) else "skipped"
+            label = "cut" if isinstance(skipped, Cut) else "note" if isinstance(skipped, UnreadFields) else "skipped"
             where, reason = controls.shown(skipped.path), controls.shown(skipped.reason)
             err.print(f"[yellow]{label}[/yellow] {escape(where)}: {escape(reason)}", markup=True, highlight=False)
 
     def on_progress(p: Progress) -> None:
         if p.skipped:
             show(p.skipped)
-        bar.update(task, total=p.files_total, completed=p.files_done, articles=p.articles, chunks=p.chunks)
+        if p.stage == "indexing" and p.chunks and not embedding_since:
+            embedding_since.append((time.perf_counter(), p.chunks))
+        rate = ""
+        if embedding_since and time.perf_counter() - embedding_since[0][0] > 1:
+            since, before = embedding_since[0]
+            rate = f" ({(p.chunks - before) / (time.perf_counter() - since):.0f}/s)"
+        bar.update(task, description=p.stage, total=p.files_total, completed=p.files_done, articles=p.articles,
+                   chunks=p.chunks, rate=rate)
 
     try:
         with bar:
@@ -106,15 +129,20 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
 
 
 def _summary(report, root: Path, as_json: bool) -> None:
-    from index.documents import Cut
+    from index.documents import Cut, UnreadFields
+    from index.field_memory import describe
 
     cut = [s for s in report.skipped if isinstance(s, Cut)]
-    skips = [s for s in report.skipped if not isinstance(s, Cut)]
+    notes = [s for s in report.skipped if isinstance(s, UnreadFields)]
+    skips = [s for s in report.skipped if not isinstance(s, (Cut, UnreadFields))]
     summary = {
         "index": str(root), "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
         "removed": report.removed, "chunks": report.chunks,
         "skipped": [{"path": s.path, "reason": s.reason} for s in skips],
         "cut": [{"path": s.path, "reason": s.reason} for s in cut],
+        "unread_fields": [{"path": s.path, "note": s.reason} for s in notes],
+        "fields_remembered": report.fields_remembered,
+        "kept": report.kept,
         "seconds": round(report.seconds, 2),
     }
     if report.interrupted_after_commit:
@@ -124,6 +152,11 @@ def _summary(report, root: Path, as_json: bool) -> None:
         return
     if report.interrupted_after_commit:
         typer.echo("byline: interrupted after the commit point: this run was committed", err=True)
+    for path, mapping in report.fields_remembered.items():
+        typer.echo(f"Read {path} with the field mappings given earlier: {describe(mapping)}", err=True)
+    if report.kept:
+        kept = ", ".join(f"{n} {attr}{'s' if n != 1 else ''}" for attr, n in sorted(report.kept.items()))
+        typer.echo(f"Kept {kept} stored earlier that the sources no longer give", err=True)
     skipped = (f"; {len(skips)} skipped" if skips else "") + (f"; {len(cut)} cut short" if cut else "")
     removed = f", {report.removed} removed" if report.removed else ""
     typer.echo(
@@ -217,7 +250,12 @@ def index_rm(
         fail(str(exc))
     for name in missing:
         typer.echo(f"byline: not in the index: {name}", err=True)
-    _summary(report, root, as_json)
+    if as_json:
+        _summary(report, root, as_json)
+    else:
+        left = load_manifest(IndexPaths(root)).articles
+        typer.echo(f"Removed {report.removed} article{'' if report.removed == 1 else 's'}; "
+                   f"the index holds {left} article{'' if left == 1 else 's'}.\nIndex: {root}", err=True)
     raise typer.Exit(1 if missing else 0)
 
 
@@ -321,19 +359,25 @@ def status(
     table.add_row("dates", f"{info['first_date'] or '-'} to {info['last_date'] or '-'}")
     table.add_row("sources", ", ".join(f"{s} ({n})" for s, n in info["sources"].items()) or "-")
     table.add_row("size", f"{info['bytes'] / 1e6:.1f} MB")
+    from rich.markup import escape
+
+    from index.field_memory import describe
+
+    for path, mapping in info["field_mappings"].items():
+        table.add_row("fields", escape(f"{path}: {describe(mapping)}"))
     Console().print(table)
 
 
 @app.command()
 def search(
     query: Annotated[Optional[str], typer.Argument(help="Question or keywords; Whoosh syntax works: title:korea, \"exact phrase\", AND/OR/NOT.", show_default=False)] = None,
-    k: Annotated[int, typer.Option("-k", "--limit", help="Number of articles to return.", min=1, max=10000)] = 10,
+    k: Annotated[int, typer.Option("-k", "--limit", metavar="N", help="Number of articles to return (up to 10000).", min=1, max=10000)] = 10,
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM25, no model) or semantic.")] = "hybrid",
     source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only articles from this source (repeatable, any case).")] = None,
-    since: Annotated[Optional[str], typer.Option(help="Only articles dated on or after this day (YYYY-MM-DD).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")] = None,
+    since: stories_cli.SinceOpt = None,
+    until: stories_cli.UntilOpt = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table, json, jsonl, trec or ids (default: table on a terminal, json when piped).", show_default=False)] = None,
-    queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
+    queries: Annotated[Optional[Path], typer.Option("--queries", "-Q", metavar="FILE", help="Run every query in FILE: JSONL {\"_id\", \"text\"} or one query a line.")] = None,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf (reciprocal rank) or convex (normalised scores).")] = DEFAULT_FUSION,
     collapse: stories_cli.CollapseOpt = True,
     sort: stories_cli.SortOpt = "relevance",
@@ -360,7 +404,7 @@ def search(
 
       byline search '"no preconditions" AND sanctions' --mode lexical
 
-      byline search "rate decision" --source "Harbor Times" --since 2023-01-01 -o jsonl
+      byline search "rate decision" -s "Harbor Times" --since 2023-01-01 -o jsonl
 
       byline search --queries questions.jsonl --format trec > run.txt
 
@@ -406,6 +450,36 @@ def search(
     if answer:
         raise typer.Exit(0 if complete else 1)
     raise typer.Exit(0 if any(a.results for a in answers) else 1)
+
+
+@app.command()
+def show(
+    article_id: Annotated[str, typer.Argument(metavar="ID", help="An article id, as shown in results.", show_default=False)],
+    fmt: Annotated[Optional[str], typer.Option("--format", "-o", help="table or json (default: table on a terminal, json when piped).", show_default=False)] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Print an article in full: its title, date, source, address and whole text.
+
+    [bold]Examples[/bold]
+
+      byline show 2022-01-14-north-korea-talks.txt
+
+      byline show 2022-01-14-north-korea-talks.txt -o json | jq -r .text
+
+    Exit status: 0 when shown, 2 when the index has no such article.
+    """
+    from index.manifest import IndexProblem
+    from search.engine import Engine, NotFound
+    from search.rendering import output
+
+    try:
+        fmt = output_format(fmt)
+        if fmt not in ("table", "json"):
+            raise ValueError(f"unknown --format {fmt!r}; choose table or json")
+        article = Engine(index_dir(index)).get_article(article_id)
+    except (ValueError, NotFound, IndexProblem) as exc:
+        fail(str(exc).strip("'\""))
+    output.write_article(article, fmt, sys.stdout)
 
 
 def _through_server(root: Path, request, texts: list[str], answer: bool):
@@ -480,7 +554,8 @@ def mcp_command(
     Tools: search, answer, get_article, similar, saved_list, saved_run, status (and index_add with
     --allow-index). Add it to an MCP client's configuration, e.g.:
 
-      {"mcpServers": {"byline": {"command": "byline", "args": ["mcp", "--index", "/home/me/news-index"]}}}
+      {"mcpServers": {"byline": {"command": "byline",
+                                 "args": ["mcp", "--index", "/home/me/news-index"]}}}
 
     [bold]Examples[/bold]
 
@@ -509,6 +584,6 @@ app.add_typer(saved_app, name="saved")
 def main() -> None:
     try:
         app()
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
+    except BrokenPipeError:  # outside a command (see BylineGroup): a closed pipe is not an error either
+        quiet_stdout()
+        sys.exit(0)

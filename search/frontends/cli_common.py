@@ -10,10 +10,10 @@ import typer
 from search.engine import search_options  # noqa: F401  (validation lives in the engine)
 
 IndexOpt = Annotated[Optional[Path], typer.Option(
-    "--index", envvar="BYLINE_INDEX", show_envvar=True,
+    "--index", metavar="DIR", envvar="BYLINE_INDEX", show_envvar=True,
     help="Index folder (default: ~/.local/share/byline/index).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option(
-    "--model", envvar="BYLINE_MODEL", show_envvar=True,
+    "--model", metavar="NAME", envvar="BYLINE_MODEL", show_envvar=True,
     help="A sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", show_default=False)]
 
 
@@ -33,6 +33,13 @@ def fail(message: str) -> NoReturn:
 def stdout_failed(exc: OSError) -> NoReturn:
     """Standard output cannot be written (a full disk, /dev/full): say so and exit 2, with
     stdout pointed at /dev/null so the unwritten rest does not fail again when Python exits."""
+    quiet_stdout()
+    fail(f"cannot write the results to standard output ({exc.strerror or exc})")
+
+
+def quiet_stdout() -> None:
+    """Point standard output at /dev/null, so output that can no longer be written (a closed
+    pipe, a full disk) does not fail again when Python flushes it at exit."""
     import os
     import sys
 
@@ -41,7 +48,6 @@ def stdout_failed(exc: OSError) -> NoReturn:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # not a real file (e.g. under a test runner)
         pass
-    fail(f"cannot write the results to standard output ({exc.strerror or exc})")
 
 
 def index_dir(index: Path | None) -> Path:

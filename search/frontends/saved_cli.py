@@ -162,7 +162,7 @@ def add(
 
       byline saved add sanctions "sanctions on North Korea"
 
-      byline saved add rates "central bank rate decisions" --source "Harbor Times" -k 5 -o jsonl
+      byline saved add rates "central bank rate decisions" -s "Harbor Times" -k 5
     """
     from search.saved import SavedError, SavedSearch, check_name
 

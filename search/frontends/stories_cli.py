@@ -21,8 +21,8 @@ RecentOpt = Annotated[bool, typer.Option(
     "--recent", help="Boost newer articles in relevance order: scores halve every --half-life days.")]
 HalfLifeOpt = Annotated[float, typer.Option("--half-life", metavar="DAYS", help="Half-life of --recent, in days.")]
 SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only articles from this source (repeatable, any case).")]
-SinceOpt = Annotated[Optional[str], typer.Option(help="Only articles dated on or after this day (YYYY-MM-DD).")]
-UntilOpt = Annotated[Optional[str], typer.Option(help="Only articles dated on or before this day (YYYY-MM-DD).")]
+SinceOpt = Annotated[Optional[str], typer.Option(metavar="DATE", help="Only articles dated on or after this day (YYYY-MM-DD).")]
+UntilOpt = Annotated[Optional[str], typer.Option(metavar="DATE", help="Only articles dated on or before this day (YYYY-MM-DD).")]
 ModeOpt = Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM25, no model) or semantic.")]
 
 
@@ -35,7 +35,7 @@ def view_from(collapse: bool, sort: str, recent: bool, half_life: float):
 
 def similar(
     article_id: Annotated[str, typer.Argument(metavar="ID", help="An article id, as shown in results.", show_default=False)],
-    k: Annotated[int, typer.Option("-k", "--limit", help="Number of articles (stories) to return.", min=1, max=10000)] = 10,
+    k: Annotated[int, typer.Option("-k", "--limit", metavar="N", help="Number of articles (stories) to return.", min=1, max=10000)] = 10,
     mode: ModeOpt = "hybrid",
     source: SourceOpt = None,
     since: SinceOpt = None,
@@ -57,7 +57,7 @@ def similar(
 
       byline similar 2023-01-26-railway-strike.txt
 
-      byline similar 2023-01-26-railway-strike.txt --sort date --since 2023-01-01 -o json
+      byline similar 2023-01-26-railway-strike.txt --sort date --since 2023-01-01
 
     Exit status: 0 with results, 1 with none, 2 on errors (e.g. an unknown id).
     """
@@ -100,7 +100,7 @@ def timeline(
 
       byline timeline "rail strike"
 
-      byline timeline "interest rates" --by month --format json | jq '.buckets[] | [.label, .count]'
+      byline timeline "interest rates" --by month -o json | jq '.buckets[].count'
 
     Exit status: 0 with results, 1 with none, 2 on errors.
     """

@@ -153,18 +153,33 @@ def write(answers: Sequence[Answer], fmt: str, out: TextIO, tag: str = "byline",
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+NARROW = 60  # below this many columns each result is printed as a block, not a table row
+
+
+def _mark_style(console) -> str | None:
+    """How the query's words stand out: in colour; bold and underlined under NO_COLOR; in
+    [brackets] where no style shows at all (a file, a pipe, a dumb terminal)."""
+    if console.color_system is None:
+        return None
+    return "bold underline" if console.no_color else "bold yellow"
+
+
 def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     console = Console(file=out, highlight=False, soft_wrap=False)
+    mark = _mark_style(console)
     for answer in answers:
         label = f"{(answer.extra or {}).get('name', answer.query_id)}: {answer.query}"
         if show_query:
             console.print(Text(label, style="bold cyan"))
         if not answer.results:
             console.print(Text("  no results", style="dim"))
+            continue
+        if console.width < NARROW:
+            _write_blocks(answer.results, console, mark)
             continue
         table = Table(show_lines=True, expand=True, pad_edge=False)
         table.add_column("#", justify="right", no_wrap=True)
@@ -182,22 +197,53 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
             from search.rendering import highlight
 
             text, spans = highlight.snippet(r.passage, r.highlights)
-            passage = _answer_text(r)
-            passage.append_text(_marked(text, spans, "dim" if r.answer is not None else ""))
+            passage = _answer_text(r, mark)
+            passage.append_text(_marked(text, spans, "dim" if r.answer is not None else "", mark))
             table.add_row(str(r.rank), f"{r.score:.3f}", article, passage)
         console.print(table)
 
 
-def _marked(text: str, spans: list[tuple[int, int]], style: str = ""):
+def _write_blocks(results: Sequence[Result], console, mark: str | None) -> None:
+    """Each result as a block for a narrow terminal: its title line, a date and source line,
+    the answer, the passage."""
     from rich.text import Text
 
+    from search.rendering import highlight
+
+    for r in results:
+        a = r.article
+        console.print(Text(f"{r.rank}. ", style="dim") + Text(a.title, style="bold"))
+        meta = " · ".join(x for x in (a.date, a.source, f"{r.score:.3f}") if x)
+        console.print(Text(meta, style="green") + Text(f"\n{a.id}", style="dim"))
+        if r.duplicates:
+            console.print(Text(copies_note(r), style="magenta"))
+        text, spans = highlight.snippet(r.passage, r.highlights, width=200)
+        body = _answer_text(r, mark)
+        body.append_text(_marked(text, spans, "dim" if r.answer is not None else "", mark))
+        console.print(body)
+        console.print()
+
+
+def _marked(text: str, spans: list[tuple[int, int]], style: str = "", mark: str | None = "bold yellow"):
+    """`text` with its spans in style `mark`, or put in [brackets] when `mark` is None."""
+    from rich.text import Text
+
+    if mark is None:
+        out, at = Text(style=style), 0
+        for start, end in spans:
+            if start < at:
+                continue
+            out.append(text[at:start] + "[" + text[start:end] + "]")
+            at = end
+        out.append(text[at:])
+        return out
     out = Text(text, style=style)
     for start, end in spans:
-        out.stylize("bold yellow", start, end)
+        out.stylize(mark, start, end)
     return out
 
 
-def _answer_text(result: Result):
+def _answer_text(result: Result, mark: str | None = "bold yellow"):
     """The answer sentence, query words highlighted, "…" where the article goes on; then a
     blank line before the passage. Empty when the article has no answer."""
     from rich.text import Text
@@ -209,7 +255,7 @@ def _answer_text(result: Result):
 
     text = " ".join(answer.text.split())
     out = Text("… " if answer.start > 0 else "", style="bold")
-    out.append_text(_marked(text, highlight.spans(text, result.terms), "bold"))
+    out.append_text(_marked(text, highlight.spans(text, result.terms), "bold", mark))
     out.append(" …" if not answer.at_end else "", style="bold")
     if answer.who:
         out.append(f"\n→ {answer.who}", style="cyan")
@@ -236,3 +282,26 @@ def write_answer_lines(answers: Sequence[Answer], out: TextIO, batch: bool = Fal
         out.write(f"{prefix}{who}{' '.join(top.answer.text.split())} — {top.article.title}"
                   f"{f' ({meta})' if meta else ''}\n")
     return complete
+
+
+def write_article(article: dict, fmt: str, out: TextIO) -> None:
+    """`byline show`: one article (as Engine.get_article gives it) in full, as JSON or for reading."""
+    if fmt == "json":
+        out.write(controls.json_text(json.dumps(article, ensure_ascii=False, indent=2)) + "\n")
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    article = controls.printable(article)
+    console = Console(file=out, highlight=False)
+    console.print(Text(article["title"], style="bold"))
+    meta = " · ".join(x for x in (article.get("date"), article.get("source"), article.get("author")) if x)
+    if meta:
+        console.print(Text(meta, style="green"))
+    for line in (article.get("url"), article["id"]):
+        if line:
+            console.print(Text(line, style="dim"))
+    console.print()
+    for paragraph in article["text"].split("\n\n"):
+        console.print(Text(" ".join(paragraph.split())))
+        console.print()

@@ -2,8 +2,9 @@
 
 The unit is chosen from the span of the articles' dates (a day up to a month, a week up to half
 a year, a month up to five years, else a year), so a chart has at most about 60 rows; every
-period between the first and the last is listed, empty or not. A story (a result with collapsed
-copies) counts once, on the date of its earliest article: when it broke.
+period between the first and the last is listed, empty or not (a chart draws a long run of
+empty ones as one line). A story (a result with collapsed copies) counts once, on the date of
+its earliest article: when it broke.
 """
 
 from __future__ import annotations
@@ -105,8 +106,26 @@ def as_dict(query: str, timeline: Timeline) -> dict:
             "undated": timeline.undated}
 
 
+EMPTY_RUN = 3  # this many empty periods in a row or more are drawn as one line
+
+
+def _compressed(buckets: list[Bucket]) -> list[Bucket | int]:
+    """The buckets, with each run of at least EMPTY_RUN empty ones replaced by its length."""
+    rows: list[Bucket | int] = []
+    run: list[Bucket] = []
+    for b in [*buckets, None]:
+        if b is not None and not b.ids:
+            run.append(b)
+            continue
+        rows.extend([len(run)] if len(run) >= EMPTY_RUN else run)
+        run = []
+        if b is not None:
+            rows.append(b)
+    return rows
+
+
 def draw(query: str, timeline: Timeline, out: TextIO, width: int = 40) -> None:
-    """A horizontal bar chart, one row per period."""
+    """A horizontal bar chart, one row per period; long runs of empty periods take one line."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -119,10 +138,13 @@ def draw(query: str, timeline: Timeline, out: TextIO, width: int = 40) -> None:
     table.add_column(justify="left", no_wrap=True, style="green")
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
-    for b in timeline.buckets:
-        n = len(b.ids)
+    for row in _compressed(timeline.buckets):
+        if isinstance(row, int):
+            table.add_row(Text(f"  … {row} empty {timeline.unit}s", style="dim"), "", "")
+            continue
+        n = len(row.ids)
         bar = "█" * max(1, round(n / top * width)) if n else ""
-        table.add_row(b.label, Text(bar, style="magenta"), str(n))
+        table.add_row(row.label, Text(bar, style="magenta"), str(n))
     console.print(table)
     if timeline.undated:
         console.print(Text(f"{len(timeline.undated)} undated", style="dim"))

@@ -1,0 +1,85 @@
+"""The top `byline` command group: what holds for every command rather than one of them.
+
+A reader that goes away (`byline search ... | head -1`) ends any command quietly with status 0;
+help reads cleanly at 80 columns; `--version`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from search.frontends.cli_common import quiet_stdout
+
+
+class BylineGroup(TyperGroup):
+    """The top command. A reader that goes away (`byline search ... | head -1`) is not an error:
+    whatever the command, the run ends quietly with status 0 (it used to be 1, "no results")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _readable_help(self)
+
+    def invoke(self, ctx):
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # what is still buffered fails here, not at exit
+        except BrokenPipeError:
+            quiet_stdout()
+            raise typer.Exit(0) from None
+        except SystemExit as exc:  # rich's Console turns a closed pipe into SystemExit(1), stdout to /dev/null
+            if exc.code == 1 and _stdout_is_devnull():
+                raise typer.Exit(0) from None
+            raise
+
+
+def _stdout_is_devnull() -> bool:
+    import os
+
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _readable_help(command) -> None:
+    """Help that reads cleanly at 80 columns: Typer's help shows <bool>/<str> beside every option
+    and keeps a docstring's line breaks (so a paragraph wraps twice). Each value is named after its
+    option (--since SINCE), flags and arguments show no type, and paragraphs are joined up
+    (indented lines, the examples, stay as they are)."""
+    import inspect
+
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(p if any(line.startswith(" ") for line in p.splitlines())
+                                     else " ".join(p.split("\n")) for p in paragraphs)
+    get_params = command.get_params
+
+    def labelled_params(ctx):  # --help and the completion options are only made here
+        params = get_params(ctx)
+        for param in params:
+            label = None
+            if getattr(param, "is_flag", True) is False:  # an option taking a value
+                label = param.metavar or max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+            param.display_type_rich = lambda ctx, label=label: label
+            param._get_number_range_help_str = lambda: None  # "[1<=x<=10000]" took a third of the width
+        return params
+
+    command.get_params = labelled_params
+    for sub in getattr(command, "commands", {}).values():
+        _readable_help(sub)
+
+
+def print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"byline {version('byline')}")
+        except PackageNotFoundError:
+            typer.echo("byline (not installed as a package)")
+        raise typer.Exit()
