@@ -65,7 +65,8 @@ class Server:
     def call(self, method: str, path: str, body: bytes | None = None, token: str | None = "default",
              headers: dict | None = None):
         token = self.token if token == "default" else token
-        h = {"Content-Type": "application/json", **(headers or {})}
+        h = {"Content-Type": "application/json", **(headers or {})}  # a header given as None is not sent
+        h = {name: value for name, value in h.items() if value is not None}
         if token:
             h["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.url + path, body, h, method=method)
@@ -160,6 +161,86 @@ def test_errors_are_json_with_status(served):
         assert data["status"] == want and words in data["error"], (want, data)
     assert served.proc.poll() is None  # nothing of that crashed the server
     assert served.get("/search?q=talks&k=1")[0] == 200
+
+
+def test_forged_host_origin_and_content_type_are_refused(served):
+    """DNS rebinding (a Host naming another site), cross-site requests (another Origin, a
+    `Sec-Fetch-Site: cross-site` fetch) and simple requests (a POST that is not JSON) are refused
+    before any work; the loopback names with this port are served."""
+    port = served.port
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        assert served.get("/search?q=talks&k=1", headers={"Host": f"{host}:{port}"})[0] == 200, host
+    for host in ("rebind.evil.example", f"rebind.evil.example:{port}", f"127.0.0.1:{port + 1}", "127.0.0.1",
+                 f"localhost.evil.example:{port}", f"10.0.0.1:{port}", ""):
+        status, data = served.get("/search?q=talks&k=1", headers={"Host": host})
+        assert status == 421 and "does not serve the host" in data["error"], (host, status, data)
+    assert served.get("/", token=None, headers={"Host": f"rebind.evil.example:{port}"})[0] == 421  # the page too
+
+    evil = {"Origin": "http://evil.example"}
+    assert served.post("/search", {"query": "talks"}, headers=evil)[0] == 403
+    assert served.get("/search?q=talks", headers=evil)[0] == 403
+    assert served.post("/search", {"query": "talks"}, headers={"Origin": "null"})[0] == 403
+    assert served.post("/search", {"query": "talks"}, headers={"Origin": f"http://localhost:{port + 1}"})[0] == 403
+    assert served.get("/search?q=talks", headers={"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"})[0] == 403
+    assert served.post("/search", {"query": "talks"}, headers={"Origin": f"http://127.0.0.1:{port}"})[0] == 200
+    assert served.get("/", token=None, headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})[0] == 200
+
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        status, data = served.post("/search", {"query": "talks"}, headers={"Content-Type": kind})
+        assert status == 415 and "application/json" in data["error"], (kind, status)
+    assert served.post("/search", {"query": "talks"}, headers={"Content-Type": "application/json; charset=utf-8"})[0] == 200
+
+    # The saved-search run with new=true is a write: refused without JSON, and nothing was recorded.
+    assert served.call("POST", "/saved/nk/run?new=true", headers={"Content-Type": None})[0] == 415
+    assert served.call("POST", "/saved/nk/run?new=true", headers=evil)[0] == 403
+    status, listed = served.get("/saved")
+    assert status == 200 and served.proc.poll() is None
+
+
+def test_allow_index_needs_a_token(sample_index, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "XDG_RUNTIME_DIR": str(tmp_path)}
+    env.pop("BYLINE_TOKEN", None)
+    for host in ("127.0.0.1", "0.0.0.0"):
+        done = subprocess.run([BYLINE, "serve", "--index", str(sample_index), "--port", str(free_port()),
+                               "--host", host, "--allow-index"], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "--allow-index needs --token" in done.stderr, (host, done.stderr)
+    assert not list(tmp_path.glob("byline/*.json"))  # no server announced
+
+
+def test_one_request_cannot_occupy_the_server(served):
+    """Too many queries or results in one request are refused at once (413) while another client
+    is served; a 20k-deep JSON body is a 400, not a 500."""
+    done, other = {}, []
+
+    def flood() -> None:
+        start = time.perf_counter()
+        done["reply"] = served.post("/search", {"queries": ["bank"] * 8000, "k": 10})
+        done["seconds"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=flood)
+    thread.start()
+    while thread.is_alive() and len(other) < 3:
+        start = time.perf_counter()
+        status, _ = served.get("/search?q=rail+strike&k=3")
+        other.append((status, time.perf_counter() - start))
+    thread.join(timeout=120)
+    status, data = done["reply"]
+    assert status == 413 and "8000 queries" in data["error"], (status, str(data)[:200])
+    assert done["seconds"] < 10, done  # refused before any search (it took 46 s and 88 MB)
+    assert all(s == 200 and t < 10 for s, t in other), other
+
+    cases = [
+        (served.post("/search", {"queries": ["bank", "rail"], "k": 600}), 413, "k x queries"),
+        (served.post("/search", {"query": "bank", "k": 5000}), 413, "k x queries"),
+        (served.get("/similar?id=x&k=5000"), 413, "k x queries"),
+        (served.call("POST", "/search", b"[" * 20_000 + b"]" * 20_000), 400, "nested too deeply"),
+        (served.call("POST", "/search", b'{"a":' * 12_000), 400, "JSON"),
+    ]
+    for (status, data), want, words in cases:
+        assert status == want and words in data["error"], (want, status, data)
+    status, data = served.post("/search", {"queries": ["bank"] * 100, "k": 10, "mode": "lexical"})
+    assert status == 200 and len(data["responses"]) == 100  # the limit itself is served
+    assert served.proc.poll() is None
 
 
 def test_saved_runs_and_atom_feed(served):
@@ -267,7 +348,7 @@ def test_shutdown_removes_the_server_file(sample_index, tmp_path):
     shutil.copytree(sample_index, index)
     runtime = tmp_path / "run"
     runtime.mkdir()
-    server = Server(index, runtime, "--allow-index", token=None)
+    server = Server(index, runtime, "--allow-index")
     try:
         assert list(runtime.glob("byline/*.json"))
         status, info = server.get("/status")
@@ -286,7 +367,8 @@ def test_new_generation_served_without_restart(index_copy, tmp_path):
     from search.frontends.http import build_app
 
     engine = Engine(index_copy)
-    client = TestClient(build_app(engine, allow_index=True))
+    client = TestClient(build_app(engine, TOKEN, allow_index=True, port=8765), base_url="http://127.0.0.1:8765",
+                        headers={"Authorization": f"Bearer {TOKEN}"})
     assert client.get("/search", params={"q": "lighthouse keepers", "mode": "lexical"}).json()["results"] == []
     generation = client.get("/status").json()["generation"]
 
