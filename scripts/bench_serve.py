@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=40, help="sequential requests per mode")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=10, help="per client")
-    ap.add_argument("--cold", type=int, default=5, help="cold commands each way")
+    ap.add_argument("--cold", type=int, default=5, help="cold commands each way (0: none)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="byline-bench-serve-"))
@@ -121,7 +121,7 @@ def main() -> None:
         print(f"load     {args.clients} clients x {args.requests} hybrid requests: {pct(times)}   "
               f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
 
-        for label, extra in (("through server", []), ("--no-server   ", ["--no-server"])):
+        for label, extra in (("through server", []), ("--no-server   ", ["--no-server"])) if args.cold else ():
             for mode in ("lexical", "hybrid"):
                 times = []
                 for i in range(args.cold):
@@ -130,9 +130,10 @@ def main() -> None:
                                     str(index), "-o", "json", *extra], env=env, stdout=subprocess.DEVNULL, check=True)
                     times.append(time.perf_counter() - start)
                 print(f"cold CLI {label} {mode:<7} {args.cold} runs: {pct(times)}")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import typer, rich"], check=True)
-        print(f"(python + typer + rich imports alone: {(time.perf_counter() - start) * 1000:.0f} ms)")
+        if args.cold:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import typer, rich"], check=True)
+            print(f"(python + typer + rich imports alone: {(time.perf_counter() - start) * 1000:.0f} ms)")
     finally:
         server.terminate()
         server.wait(timeout=30)

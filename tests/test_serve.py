@@ -343,6 +343,50 @@ def test_sixteen_concurrent_clients(served):
     print(f"16 clients x 5 requests: p50 {statistics.median(timings) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms")
 
 
+def test_concurrent_searches_match_sequential_ones(served):
+    """16 clients at once get the results each request gets alone, while the server runs
+    concurrent searches of the same options as one batch (one engine call, one model call)."""
+    import random
+
+    requests = [{"q": q, "k": k, "mode": mode} for q in (QUESTION, "rail strike", "interest rates", "sanctions",
+                                                          "storm flooding", "title:(")
+                for k, mode in ((3, "hybrid"), (5, "hybrid"), (3, "lexical"), (4, "semantic"))]
+
+    def ask(params):
+        status, data = served.get("/search?" + urllib.parse.urlencode(params))
+        if status != 200:
+            return status, data["error"]
+        return status, [(r["rank"], r["id"], r["title"], round(r["score"], 4)) for r in data["results"]]
+
+    alone = [ask(r) for r in requests]
+    assert sum(status == 200 for status, _ in alone) >= 20 and alone[0][1][0][1] in NK
+    assert {status for status, _ in alone} == {200, 400}  # title:( is a bad query in lexical and hybrid
+
+    before = served.get("/status")[1]["server"]
+    together, lock = {}, threading.Lock()
+
+    def client(n: int) -> None:
+        order = list(range(len(requests)))
+        random.Random(n).shuffle(order)
+        for i in order:
+            reply = ask(requests[i])
+            with lock:
+                together.setdefault(i, []).append(reply)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads)
+    for i, replies in together.items():
+        assert len(replies) == 16 and all(reply == alone[i] for reply in replies), (requests[i], replies, alone[i])
+    after = served.get("/status")[1]["server"]
+    searches, batches = after["searches"] - before["searches"], after["batches"] - before["batches"]
+    assert searches == 16 * len(requests) and batches < searches, (searches, batches)
+    print(f"{searches} concurrent searches in {batches} engine calls")
+
+
 def test_shutdown_removes_the_server_file(sample_index, tmp_path):
     index = tmp_path / "ix"
     shutil.copytree(sample_index, index)

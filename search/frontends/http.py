@@ -150,8 +150,11 @@ def _json_reply(result) -> Response:
 def build_app(engine: Engine, token: str | None = None, allow_index: bool = False, lifespan=None,
               host: str = "127.0.0.1", port: int = 8765) -> Starlette:
     """The ASGI app serving `engine` on `host`:`port` (the names its requests must carry)."""
+    from search.batched import BatchedSearches
+
     check_options(host, token, allow_index)
     served = {"searches": 0}  # shown in /status: how many searches this server answered
+    batched = BatchedSearches(engine)  # concurrent searches with the same options run as one
     async def body_of(request: Request) -> dict | None:
         if request.method != "POST":
             return None
@@ -211,7 +214,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
                 responses += engine.search_many(queries[start:start + QUERIES_PER_TURN], req, answer_limit=limit)
             return {"responses": [r.to_dict(wire) for r in responses]}
         _work_limit(req.k)
-        return engine.search(req, answer_limit=limit).to_dict(wire)
+        return batched.search(req, answer_limit=limit).to_dict(wire)
 
     def answer(request: Request, p: dict):
         return engine.answer(search_request(p)).to_dict()
@@ -245,7 +248,8 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
         return Response(text, media_type="application/atom+xml; charset=utf-8")
 
     def status(request: Request, p: dict):
-        return {**engine.status(), "server": {"searches": served["searches"], "allow_index": allow_index}}
+        return {**engine.status(), "server": {"searches": served["searches"], "batches": batched.batches,
+                                              "allow_index": allow_index}}
 
     def index_add(request: Request, p: dict):
         from search.frontends.mcp_server import _index_add
