@@ -11,16 +11,51 @@ results do not depend on the other queries of its batch.
 
 When a batch fails with a BadRequest (say one query does not parse), its searches are run one by
 one, so each gets its own results or its own error.
+
+Batches take the engine in turns, first come first served (`_Turns`), and a request of many
+queries (`search_many`) takes one turn per QUERIES_PER_TURN of them, so the other clients' searches
+are run between its parts instead of after all of it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 from search.engine import BadRequest, Engine, Response, SearchRequest, check_query
 
 MAX_BATCH = 32  # queries in one engine call; the next ones form a new batch
+QUERIES_PER_TURN = 8  # of one request's many queries, run before the next waiting batch's turn
+
+
+class _Turns:
+    """A lock handed to its waiters in the order they came (threading.Lock is not: a thread that
+    releases and at once acquires again usually keeps it, and a long request would starve the rest)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._queue: deque = deque()
+        self._held = False
+
+    def __enter__(self):
+        me = object()
+        with self._cond:
+            self._queue.append(me)
+            try:
+                while self._held or self._queue[0] is not me:
+                    self._cond.wait()
+            except BaseException:  # interrupted while waiting: leave the queue
+                self._queue.remove(me)
+                self._cond.notify_all()
+                raise
+            self._queue.popleft()
+            self._held = True
+
+    def __exit__(self, *exc):
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
 
 @dataclass
@@ -38,7 +73,7 @@ class BatchedSearches:
         self.engine, self.max_batch = engine, max_batch
         self._open: dict[tuple, _Batch] = {}  # options -> the batch still taking searches
         self._guard = threading.Lock()  # over _open and the batches' membership
-        self._turn = threading.Lock()  # held by the batch the engine is running
+        self._turn = _Turns()  # held by the batch the engine is running
         self.batches = 0  # engine calls made (shown by /status)
 
     def search(self, request: SearchRequest, answer_limit: int | None = None) -> Response:
@@ -67,6 +102,19 @@ class BatchedSearches:
         if isinstance(response, _Failed):
             raise response.error
         return response
+
+    def search_many(self, queries: list[str], request: SearchRequest, answer_limit: int | None = None
+                    ) -> list[Response]:
+        """`engine.search_many`, a few queries per turn (other searches run in between)."""
+        for q in queries:
+            check_query(q)  # all refused before any is run
+        responses: list[Response] = []
+        for start in range(0, len(queries), QUERIES_PER_TURN):
+            with self._turn:
+                self.batches += 1
+                responses += self.engine.search_many(queries[start:start + QUERIES_PER_TURN], request,
+                                                     answer_limit=answer_limit)
+        return responses
 
     def _run(self, batch: _Batch, request: SearchRequest, answer_limit: int | None) -> None:
         try:

@@ -243,6 +243,32 @@ def test_one_request_cannot_occupy_the_server(served):
     assert served.proc.poll() is None
 
 
+def test_a_request_of_many_queries_takes_turns(served):
+    """100 queries in one request (the most allowed) are run a few at a time: searches sent by
+    another client meanwhile are answered before the long request is."""
+    finished = {}
+
+    def long_request() -> None:
+        finished["status"] = served.post("/search", {"queries": [QUESTION, "rail strike"] * 50, "k": 10})[0]
+        finished["long"] = time.perf_counter()
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=long_request)
+    thread.start()
+    time.sleep(0.5)
+    others = []
+    for q in ("interest rates", "storm flooding", "sanctions"):
+        status, data = served.get("/search?" + urllib.parse.urlencode({"q": q, "k": 3, "mode": "lexical"}))
+        assert status == 200 and data["results"]
+        others.append(time.perf_counter() - start)
+    thread.join(timeout=300)
+    long = finished["long"] - start
+    print(f"the long request took {long:.2f} s; the other client's searches ended at {others}")
+    assert finished["status"] == 200
+    # Not after the long request's engine work: they were run between its parts (it was 0.9 x).
+    assert max(others) < 0.6 * long, (others, long)
+
+
 def test_saved_runs_and_atom_feed(served):
     import feedparser
 

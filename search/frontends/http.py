@@ -25,7 +25,8 @@ and a POST must be `application/json` (a form or a `text/plain` fetch cannot sen
 CORS preflight, which this server never grants). `--allow-index` needs a token, on any address.
 One request gets bounded work: at most MAX_QUERIES queries, MAX_RESULTS results over them, and a
 reply of at most MAX_REPLY_BYTES; several queries are run a few at a time so other clients are
-served in between.
+served in between, and concurrent searches of the same options are run as one
+(`search.batched`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ MAX_QUERY_STRING = 8 * 1024
 MAX_QUERIES = 100  # queries in one request (`byline search --queries` falls back to searching itself)
 MAX_RESULTS = 1000  # k x queries in one request
 MAX_REPLY_BYTES = 16 * 1024 * 1024
-QUERIES_PER_TURN = 8  # queries run under the engine's lock at a time, so other requests get turns
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _WILDCARD = ("0.0.0.0", "::", "")
 PAGE = Path(__file__).with_name("page.html")
@@ -209,9 +209,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
             if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
                 raise BadRequest("queries must be a list of strings")
             _work_limit(req.k, len(queries))
-            responses = []
-            for start in range(0, len(queries), QUERIES_PER_TURN):
-                responses += engine.search_many(queries[start:start + QUERIES_PER_TURN], req, answer_limit=limit)
+            responses = batched.search_many(queries, req, answer_limit=limit)
             return {"responses": [r.to_dict(wire) for r in responses]}
         _work_limit(req.k)
         return batched.search(req, answer_limit=limit).to_dict(wire)
