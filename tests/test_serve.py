@@ -197,6 +197,27 @@ def test_forged_host_origin_and_content_type_are_refused(served):
     assert status == 200 and served.proc.poll() is None
 
 
+def test_hosts_served_on_every_address_or_a_name(sample_index):
+    """In process: `--host 0.0.0.0` also answers the machine's IP addresses (an IP literal cannot
+    be rebound) but no other name; `--host NAME` answers NAME and the loopback names."""
+    from starlette.testclient import TestClient
+
+    from search.engine import Engine
+    from search.frontends.http import build_app
+
+    engine = Engine(sample_index)
+    q = {"q": "talks", "mode": "lexical", "k": 1}
+    every = build_app(engine, host="0.0.0.0", port=8765)
+    for base, want in [("http://192.168.7.7:8765", 200), ("http://[fe80::1]:8765", 200), ("http://localhost:8765", 200),
+                       ("http://192.168.7.7:8766", 421), ("http://rebind.evil.example:8765", 421)]:
+        assert TestClient(every, base_url=base).get("/search", params=q).status_code == want, base
+    named = build_app(engine, host="News.Example.LAN", port=8765)
+    for base, want in [("http://news.example.lan:8765", 200), ("http://127.0.0.1:8765", 200),
+                       ("http://192.168.7.7:8765", 421), ("http://rebind.evil.example:8765", 421)]:
+        assert TestClient(named, base_url=base).get("/search", params=q).status_code == want, base
+    engine.close()
+
+
 def test_allow_index_needs_a_token(sample_index, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "XDG_RUNTIME_DIR": str(tmp_path)}
     env.pop("BYLINE_TOKEN", None)

@@ -306,10 +306,8 @@ class _Guard:
 
     def __init__(self, app, host: str, port: int):
         self.app, self.port = app, port
-        names = {"127.0.0.1", "localhost", "[::1]"}
         self.any_ip = host in _WILDCARD  # served on every address: an IP literal cannot be rebound
-        if not self.any_ip:
-            names.add(f"[{host}]" if ":" in host else host.lower())
+        names = {f"[{n}]" if ":" in n else n.lower() for n in (*LOOPBACK, *(() if self.any_ip else (host,)))}
         self.hosts = {f"{n}:{port}" for n in names} | (names if port == 80 else set())
 
     def _host_ok(self, value: str) -> bool:
