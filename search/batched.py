@@ -89,11 +89,19 @@ class BatchedSearches:
             if len(batch.queries) >= self.max_batch:
                 del self._open[key]  # full: the next search starts another batch
         if leader:
-            with self._turn:  # meanwhile, searches with these options join the batch
-                with self._guard:
-                    if self._open.get(key) is batch:
-                        del self._open[key]
-                self._run(batch, request, answer_limit)
+            try:
+                with self._turn:  # meanwhile, searches with these options join the batch
+                    with self._guard:
+                        if self._open.get(key) is batch:
+                            del self._open[key]
+                    self._run(batch, request, answer_limit)
+            finally:
+                if not batch.done.is_set():  # interrupted before its turn: release the members
+                    with self._guard:
+                        if self._open.get(key) is batch:
+                            del self._open[key]
+                        batch.error = RuntimeError("the search was interrupted")
+                    batch.done.set()
         else:
             batch.done.wait()
         if batch.error is not None:
