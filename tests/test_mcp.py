@@ -205,8 +205,37 @@ def test_mcp_streamable_http(sample_index):
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
                 time.sleep(0.2)
         names, found = asyncio.run(asyncio.wait_for(script(), 60))
+        replies = [_post(port, body, headers) for body, headers in [
+            (b"garbage{{{", {}),
+            (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', {}),
+            (b'{"id": 2, "method": "ping"}', {}),
+            (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', {"Host": f"rebind.evil.example:{port}"}),
+            (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', {"Origin": "http://evil.example"}),
+        ]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     assert "search" in names and "index_add" not in names
     assert found.structured_content["results"][0]["id"] in NK
+    # Bad messages get the JSON-RPC codes stdio gives; foreign Host and Origin are still refused first.
+    assert [(status, body.get("id"), body.get("error", {}).get("code")) for status, body in replies[:3]] == [
+        (400, None, -32700), (400, None, -32600), (400, 2, -32600)], replies
+    assert [status for status, _ in replies[3:]] == [421, 403], replies
+
+
+def _post(port: int, body: bytes, headers: dict) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", body, h, method="POST")
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30) as reply:
+            status, data = reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        status, data = exc.code, exc.read()
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, {"text": data.decode()}

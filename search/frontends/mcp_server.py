@@ -9,7 +9,8 @@ parse, an unknown id) is a tool error, never a crash. Read-only unless `allow_in
 MCP clients' input is not trusted: tool arguments are validated strictly (`"new": "yes"` is refused,
 not taken as true), and on stdio every line is checked before the SDK sees it (`_line_error`), so
 a line that is not JSON gets a -32700 reply and a batch or a message that is not JSON-RPC 2.0 a
--32600 reply (the SDK's stdio transport drops them without a word), and the server keeps serving.
+-32600 reply (the SDK's stdio transport drops them without a word), and the server keeps serving;
+over `--http` the same check gives the same -32600 (`_CheckedBodies`).
 """
 
 # No `from __future__ import annotations`: the SDK reads the tools' annotations at run time.
@@ -230,11 +231,68 @@ async def _run_stdio(server) -> None:
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
 
+class _CheckedBodies:
+    """ASGI middleware for `--http`: a POSTed body that is JSON but not one JSON-RPC 2.0 message
+    (a batch, no "jsonrpc") gets the -32600 reply stdio gives (the SDK answers -32602, Invalid
+    params). Anything else, bodies that are not JSON included (the SDK answers -32700), goes on,
+    and so does every request the SDK's Host/Origin/Content-Type checks (`security`) refuse."""
+
+    def __init__(self, app, limit: int, security):
+        self.app, self.limit, self.security = app, limit, security
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        import mcp_types as types
+        from mcp.server.transport_security import TransportSecurityMiddleware
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        if await TransportSecurityMiddleware(self.security).validate_request(Request(scope), is_post=True):
+            return await self.app(scope, receive, send)  # refused there, as without this middleware
+
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body") or size > self.limit:
+                break
+        error = None
+        if size <= self.limit and messages[-1]["type"] == "http.request" and not messages[-1].get("more_body"):
+            body = b"".join(m.get("body", b"") for m in messages)
+            error = _line_error(body.decode("utf-8", errors="replace"))
+        if error is not None and error is not _SKIP and error.error.code == types.INVALID_REQUEST:
+            reply = Response(error.model_dump_json(by_alias=True, exclude_unset=True), status_code=400,
+                             media_type="application/json")
+            return await reply(scope, receive, send)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _run_http(server, host: str, port: int) -> None:
+    """What MCPServer.run_streamable_http_async does (mcp 2.3), with `_CheckedBodies` in front."""
+    import uvicorn
+    from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
+
+    # The SDK's own defaults for a loopback host (DNS rebinding protection), given explicitly so
+    # that _CheckedBodies applies the same.
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"])
+    app = server.streamable_http_app(host=host, transport_security=security)
+    app = _CheckedBodies(app, DEFAULT_MAX_REQUEST_BODY_SIZE, security)
+    await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).serve()
+
+
 def run(index_dir: Path, model: str | None, allow_index: bool, http_port: int | None, host: str = "127.0.0.1") -> None:
+    import anyio
+
     server = build(index_dir, model, allow_index)
     if http_port is None:
-        import anyio
-
         anyio.run(_run_stdio, server)
     else:
-        server.run("streamable-http", host=host, port=http_port)
+        anyio.run(_run_http, server, host, http_port)
