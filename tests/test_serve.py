@@ -341,6 +341,25 @@ def test_byline_search_uses_the_running_server(served, tmp_path):
     assert bad.returncode == 2 and "bad query" in bad.stderr  # the server's 400 is the CLI's usage error
 
 
+def test_byline_search_of_more_queries_than_a_request_takes(served, tmp_path):
+    """`byline search --queries` with more queries than the server takes in one request (413)
+    searches the index itself, with the same results."""
+    questions = tmp_path / "q.txt"
+    questions.write_text("\n".join(["rail strike", "interest rates", QUESTION] * 50) + "\n")
+    before = served.get("/status")[1]["server"]["searches"]
+
+    def search(*extra: str):
+        return subprocess.run([BYLINE, "search", "--queries", str(questions), "--mode", "lexical", "-k", "2",
+                               "-o", "trec", "--index", str(served.index), *extra], env=served.env,
+                              capture_output=True, text=True, timeout=300)
+
+    done = search()
+    assert done.returncode == 0, done.stderr
+    assert served.get("/status")[1]["server"]["searches"] == before  # refused, so searched here
+    assert len({line.split()[0] for line in done.stdout.splitlines()}) == 150
+    assert done.stdout == search("--no-server").stdout
+
+
 def test_stale_server_file_is_ignored(sample_index, tmp_path, monkeypatch):
     from search.frontends import discovery
 

@@ -199,7 +199,6 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
 
     def search(request: Request, p: dict):
         req = search_request(p)
-        served["searches"] += 1
         wire = _flag(p.get("wire"), "wire", False)
         limit = p.get("answer_limit")
         if limit is not None and not isinstance(limit, int):
@@ -209,9 +208,11 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
             if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
                 raise BadRequest("queries must be a list of strings")
             _work_limit(req.k, len(queries))
+            served["searches"] += 1
             responses = batched.search_many(queries, req, answer_limit=limit)
             return {"responses": [r.to_dict(wire) for r in responses]}
         _work_limit(req.k)
+        served["searches"] += 1
         return batched.search(req, answer_limit=limit).to_dict(wire)
 
     def answer(request: Request, p: dict):
