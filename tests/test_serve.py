@@ -188,7 +188,8 @@ def test_forged_host_origin_and_content_type_are_refused(served):
     for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
         status, data = served.post("/search", {"query": "talks"}, headers={"Content-Type": kind})
         assert status == 415 and "application/json" in data["error"], (kind, status)
-    assert served.post("/search", {"query": "talks"}, headers={"Content-Type": "application/json; charset=utf-8"})[0] == 200
+    utf8 = {"Content-Type": "application/json; charset=utf-8"}
+    assert served.post("/search", {"query": "talks"}, headers=utf8)[0] == 200
 
     # The saved-search run with new=true is a write: refused without JSON, and nothing was recorded.
     assert served.call("POST", "/saved/nk/run?new=true", headers={"Content-Type": None})[0] == 415

@@ -364,7 +364,8 @@ def _openapi(allow_index: bool) -> dict:
         return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema}
 
     options = [
-        q("k", "integer", f"number of articles (1-{MAX_K})"), q("mode", desc="hybrid, lexical or semantic"),
+        q("k", "integer", f"number of articles (1-{min(MAX_K, MAX_RESULTS)}; k x queries at most {MAX_RESULTS})"),
+        q("mode", desc="hybrid, lexical or semantic"),
         q("source", desc="only these sources (repeatable)", many=True), q("since", desc="YYYY-MM-DD"),
         q("until", desc="YYYY-MM-DD"), q("sort", desc="relevance or date"), q("fusion", desc="rrf or convex"),
         q("collapse", "boolean", "fold copies of a story (default true)"), q("recent", "boolean", "boost newer"),
