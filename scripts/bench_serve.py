@@ -8,6 +8,8 @@ Starts a real `byline serve` on a free loopback port (with XDG_RUNTIME_DIR in a 
 `byline search` finds it), then measures:
   warm      N sequential GET /search requests per mode (p50/p95), answers included
   load      C threads x R requests at once (p50/p95, requests/s, failures)
+  hog       one request of many queries (8000: refused; 100: the most taken) and, meanwhile,
+            another client's lexical searches one after another (their p50/max)
   cold CLI  whole `byline search` processes, through the server and with --no-server
 Prints the figures; docs/serve.md keeps the latest.
 """
@@ -46,6 +48,37 @@ def get(url: str) -> tuple[int, float]:
     with OPENER.open(url, timeout=120) as reply:
         reply.read()
         return reply.status, time.perf_counter() - start
+
+
+def post(url: str, body: dict) -> tuple[int, float, int]:
+    """(status, seconds, reply bytes) of a JSON POST."""
+    import json
+    import urllib.error
+
+    start = time.perf_counter()
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with OPENER.open(request, timeout=300) as reply:
+            status, data = reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        status, data = exc.code, exc.read()
+    return status, time.perf_counter() - start, len(data)
+
+
+def hog(base: str, queries: list[str]) -> str:
+    """One request of `queries` and, while it runs, another client's searches: what each got."""
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(reply=post(f"{base}/search", {"queries": queries})))
+    thread.start()
+    others = []
+    while thread.is_alive():
+        q = urllib.parse.urlencode({"q": QUERIES[len(others) % len(QUERIES)], "mode": "lexical", "k": 3})
+        others.append(get(f"{base}/search?{q}")[1])
+    thread.join()
+    status, seconds, size = done["reply"]
+    waits = f"p50 {statistics.median(others) * 1000:6.1f} ms  max {max(others) * 1000:6.1f} ms" if others else "none"
+    return (f"{len(queries)} queries: {status} in {seconds * 1000:.0f} ms, {size / 1024:.0f} KB; "
+            f"meanwhile {len(others)} other searches: {waits}")
 
 
 def main() -> None:
@@ -120,6 +153,9 @@ def main() -> None:
         total = args.clients * args.requests
         print(f"load     {args.clients} clients x {args.requests} hybrid requests: {pct(times)}   "
               f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
+
+        for n in (8000, 100):
+            print(f"hog      {hog(base, ['bank'] * n)}")
 
         for label, extra in (("through server", []), ("--no-server   ", ["--no-server"])) if args.cold else ():
             for mode in ("lexical", "hybrid"):
