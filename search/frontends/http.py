@@ -308,15 +308,22 @@ class _Guard:
     def __init__(self, app, host: str, port: int):
         self.app, self.port = app, port
         self.any_ip = host in _WILDCARD  # served on every address: an IP literal cannot be rebound
-        names = {f"[{n}]" if ":" in n else n.lower() for n in (*LOOPBACK, *(() if self.any_ip else (host,)))}
-        self.hosts = {f"{n}:{port}" for n in names} | (names if port == 80 else set())
+        # Any port, as Jupyter does: a tunnel (ssh -L 9000:127.0.0.1:8765) changes it, and a
+        # rebinding page cannot send a loopback name; another port's page is refused by Origin.
+        self.names = {f"[{n}]" if ":" in n else n.lower() for n in (*LOOPBACK, *(() if self.any_ip else (host,)))}
 
     def _host_ok(self, value: str) -> bool:
         value = value.lower()
-        if value in self.hosts:
-            return True
-        name, _, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
-        return self.any_ip and _is_ip(name) and port == str(self.port)
+        if value.startswith("["):
+            name, bracket, port = value.partition("]")
+            if not bracket or (port and not port.startswith(":")):
+                return False
+            name, port = name + "]", port[1:]
+        else:
+            name, _, port = value.partition(":")
+        if not name or not (port == "" or port.isdigit()):
+            return False
+        return name in self.names or (self.any_ip and _is_ip(name))
 
     def _refusal(self, scope) -> tuple[int, str] | None:
         if len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
