@@ -143,6 +143,7 @@ def test_mcp_stdio_answers_garbage_and_keeps_serving(sample_index):
             json.dumps({"jsonrpc": "1.0", "id": "three", "method": "ping"}),
             json.dumps({"jsonrpc": "2.0", "id": 4}),
             "42",
+            json.dumps({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"pad": "x" * 5_000_000}}),
             json.dumps(init),
         ]]
         proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
@@ -152,7 +153,7 @@ def test_mcp_stdio_answers_garbage_and_keeps_serving(sample_index):
         proc.wait(timeout=30)
     codes = [(r.get("id"), r.get("error", {}).get("code")) for r in replies]
     assert codes == [(None, -32700), (None, -32700), (None, -32600), (2, -32600), ("three", -32600), (4, -32600),
-                     (None, -32600), (10, None)], replies
+                     (None, -32600), (None, -32600), (10, None)], replies  # 5 MB: over the limit
     assert replies[-1]["result"]["serverInfo"]["name"] == "byline"
     assert ping == {"jsonrpc": "2.0", "id": 11, "result": {}}
 

@@ -214,10 +214,23 @@ async def _run_stdio(server) -> None:
     outgoing = {}
 
     async def checked_lines():
-        stdin = anyio.wrap_file(TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"))
+        import mcp_types as types
+        from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE as limit  # as over --http
+
+        stdin = TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+
+        async def readline(size: int) -> str:  # in a thread, as the SDK reads
+            return await anyio.to_thread.run_sync(stdin.readline, size)
+
         await opened.wait()
-        async for line in stdin:
-            error = _line_error(line)
+        while line := await readline(limit + 1):
+            if len(line) > limit and not line.endswith("\n"):  # read no more of it than the limit
+                while (rest := await readline(limit)) and not rest.endswith("\n"):
+                    pass
+                error = _error_reply(None, types.INVALID_REQUEST, f"Invalid Request: a message is at most "
+                                                                  f"{limit // 2**20} MB")
+            else:
+                error = _line_error(line)
             if error is None:
                 yield line
             elif error is not _SKIP:
