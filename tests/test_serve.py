@@ -219,6 +219,23 @@ def test_hosts_served_on_every_address_or_a_name(sample_index):
     engine.close()
 
 
+def test_reply_over_the_limit_is_refused(sample_index, monkeypatch):
+    """In process, with the reply limit lowered to 2 KB: a reply over it is a 413, not sent."""
+    from starlette.testclient import TestClient
+
+    from search.engine import Engine
+    from search.frontends import http
+
+    engine = Engine(sample_index)
+    client = TestClient(http.build_app(engine, port=8765), base_url="http://127.0.0.1:8765")
+    q = {"q": "talks", "mode": "lexical"}
+    assert len(client.get("/search", params={**q, "k": 10}).content) > 2048
+    monkeypatch.setattr(http, "MAX_REPLY_BYTES", 2048)
+    big = client.get("/search", params={**q, "k": 10})
+    assert big.status_code == 413 and "reply would be over" in big.json()["error"]
+    engine.close()
+
+
 def test_allow_index_needs_a_token(sample_index, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "XDG_RUNTIME_DIR": str(tmp_path)}
     env.pop("BYLINE_TOKEN", None)
