@@ -8,6 +8,8 @@ Starts a real `byline serve` on a free loopback port (with XDG_RUNTIME_DIR in a 
 `byline search` finds it), then measures:
   warm      N sequential GET /search requests per mode (p50/p95), answers included
   load      C threads x R requests at once (p50/p95, requests/s, failures)
+  hog       one request of many queries (8000: refused; 100: the most taken) and, meanwhile,
+            another client's lexical searches one after another (their p50/max)
   cold CLI  whole `byline search` processes, through the server and with --no-server
 Prints the figures; docs/serve.md keeps the latest.
 """
@@ -48,13 +50,44 @@ def get(url: str) -> tuple[int, float]:
         return reply.status, time.perf_counter() - start
 
 
+def post(url: str, body: dict) -> tuple[int, float, int]:
+    """(status, seconds, reply bytes) of a JSON POST."""
+    import json
+    import urllib.error
+
+    start = time.perf_counter()
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with OPENER.open(request, timeout=300) as reply:
+            status, data = reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        status, data = exc.code, exc.read()
+    return status, time.perf_counter() - start, len(data)
+
+
+def hog(base: str, queries: list[str]) -> str:
+    """One request of `queries` and, while it runs, another client's searches: what each got."""
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(reply=post(f"{base}/search", {"queries": queries})))
+    thread.start()
+    others = []
+    while thread.is_alive():
+        q = urllib.parse.urlencode({"q": QUERIES[len(others) % len(QUERIES)], "mode": "lexical", "k": 3})
+        others.append(get(f"{base}/search?{q}")[1])
+    thread.join()
+    status, seconds, size = done["reply"]
+    waits = f"p50 {statistics.median(others) * 1000:6.1f} ms  max {max(others) * 1000:6.1f} ms" if others else "none"
+    return (f"{len(queries)} queries: {status} in {seconds * 1000:.0f} ms, {size / 1024:.0f} KB; "
+            f"meanwhile {len(others)} other searches: {waits}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="an existing index (default: build one of samples/)")
     ap.add_argument("--warm", type=int, default=40, help="sequential requests per mode")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=10, help="per client")
-    ap.add_argument("--cold", type=int, default=5, help="cold commands each way")
+    ap.add_argument("--cold", type=int, default=5, help="cold commands each way (0: none)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="byline-bench-serve-"))
@@ -121,7 +154,10 @@ def main() -> None:
         print(f"load     {args.clients} clients x {args.requests} hybrid requests: {pct(times)}   "
               f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
 
-        for label, extra in (("through server", []), ("--no-server   ", ["--no-server"])):
+        for n in (8000, 100):
+            print(f"hog      {hog(base, ['bank'] * n)}")
+
+        for label, extra in (("through server", []), ("--no-server   ", ["--no-server"])) if args.cold else ():
             for mode in ("lexical", "hybrid"):
                 times = []
                 for i in range(args.cold):
@@ -130,9 +166,10 @@ def main() -> None:
                                     str(index), "-o", "json", *extra], env=env, stdout=subprocess.DEVNULL, check=True)
                     times.append(time.perf_counter() - start)
                 print(f"cold CLI {label} {mode:<7} {args.cold} runs: {pct(times)}")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import typer, rich"], check=True)
-        print(f"(python + typer + rich imports alone: {(time.perf_counter() - start) * 1000:.0f} ms)")
+        if args.cold:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import typer, rich"], check=True)
+            print(f"(python + typer + rich imports alone: {(time.perf_counter() - start) * 1000:.0f} ms)")
     finally:
         server.terminate()
         server.wait(timeout=30)

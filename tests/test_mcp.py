@@ -56,10 +56,15 @@ def test_mcp_tools_over_stdio(index_copy):
             ("bad_k", {"query": "talks", "k": 0}),
             ("unknown_article", {"id": "no-such-article"}),
             ("unknown_saved", {"name": "nope"}),
+            ("new_as_string", {"name": "nk", "new": "yes"}),  # wrong types are refused, not coerced
+            ("new_as_number", {"name": "nk", "new": 1}),
+            ("k_as_string", {"query": "talks", "k": "3"}),
+            ("k_as_float", {"query": "talks", "k": 3.0}),
         ]:
             tool = {"search_lexical": "search", "saved_run_new": "saved_run", "saved_run_again": "saved_run",
                     "bad_query": "search", "bad_date": "search", "bad_k": "search",
-                    "unknown_article": "get_article", "unknown_saved": "saved_run"}.get(name, name)
+                    "unknown_article": "get_article", "unknown_saved": "saved_run", "new_as_string": "saved_run",
+                    "new_as_number": "saved_run", "k_as_string": "search", "k_as_float": "search"}.get(name, name)
             out[name] = await client.call_tool(tool, args)
         top = out["search"].structured_content["results"][0]["id"]
         out["get_article"] = await client.call_tool("get_article", {"id": top})
@@ -102,6 +107,55 @@ def test_mcp_tools_over_stdio(index_copy):
         reply = out[name]
         assert reply.is_error, name
         assert words in reply.content[0].text, (name, reply.content[0].text)
+    for name, words in [("new_as_string", "valid boolean"), ("new_as_number", "valid boolean"),
+                        ("k_as_string", "valid integer"), ("k_as_float", "valid integer")]:
+        reply = out[name]
+        assert reply.is_error and words in reply.content[0].text, (name, reply)
+
+
+def test_mcp_stdio_answers_garbage_and_keeps_serving(sample_index):
+    """Lines that are not JSON get -32700, a batch or a message that is not JSON-RPC 2.0 gets -32600
+    (with its id when it has one), and the server answers the next valid request."""
+    import json
+    import queue
+    import subprocess
+    import threading
+
+    env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HOME": os.environ.get("HOME", "/tmp")}
+    proc = subprocess.Popen([BYLINE, "mcp", "--index", str(sample_index)], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def exchange(text: str) -> dict:
+        proc.stdin.write(text + "\n")
+        proc.stdin.flush()
+        return json.loads(lines.get(timeout=60))
+
+    init = {"jsonrpc": "2.0", "id": 10, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}
+    try:
+        replies = [exchange(text) for text in [
+            "garbage{{{",
+            "[" * 5000 + "]" * 5000,
+            json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "ping"}]),
+            json.dumps({"id": 2, "method": "ping"}),
+            json.dumps({"jsonrpc": "1.0", "id": "three", "method": "ping"}),
+            json.dumps({"jsonrpc": "2.0", "id": 4}),
+            "42",
+            json.dumps({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"pad": "x" * 5_000_000}}),
+            json.dumps(init),
+        ]]
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+        ping = exchange(json.dumps({"jsonrpc": "2.0", "id": 11, "method": "ping"}))
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    codes = [(r.get("id"), r.get("error", {}).get("code")) for r in replies]
+    assert codes == [(None, -32700), (None, -32700), (None, -32600), (2, -32600), ("three", -32600), (4, -32600),
+                     (None, -32600), (None, -32600), (10, None)], replies  # 5 MB: over the limit
+    assert replies[-1]["result"]["serverInfo"]["name"] == "byline"
+    assert ping == {"jsonrpc": "2.0", "id": 11, "result": {}}
 
 
 def test_mcp_allow_index_adds_articles(index_copy, tmp_path):
@@ -152,8 +206,37 @@ def test_mcp_streamable_http(sample_index):
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
                 time.sleep(0.2)
         names, found = asyncio.run(asyncio.wait_for(script(), 60))
+        replies = [_post(port, body, headers) for body, headers in [
+            (b"garbage{{{", {}),
+            (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', {}),
+            (b'{"id": 2, "method": "ping"}', {}),
+            (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', {"Host": f"rebind.evil.example:{port}"}),
+            (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', {"Origin": "http://evil.example"}),
+        ]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     assert "search" in names and "index_add" not in names
     assert found.structured_content["results"][0]["id"] in NK
+    # Bad messages get the JSON-RPC codes stdio gives; foreign Host and Origin are still refused first.
+    assert [(status, body.get("id"), body.get("error", {}).get("code")) for status, body in replies[:3]] == [
+        (400, None, -32700), (400, None, -32600), (400, 2, -32600)], replies
+    assert [status for status, _ in replies[3:]] == [421, 403], replies
+
+
+def _post(port: int, body: bytes, headers: dict) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", body, h, method="POST")
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30) as reply:
+            status, data = reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        status, data = exc.code, exc.read()
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, {"text": data.decode()}

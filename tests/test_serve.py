@@ -65,7 +65,8 @@ class Server:
     def call(self, method: str, path: str, body: bytes | None = None, token: str | None = "default",
              headers: dict | None = None):
         token = self.token if token == "default" else token
-        h = {"Content-Type": "application/json", **(headers or {})}
+        h = {"Content-Type": "application/json", **(headers or {})}  # a header given as None is not sent
+        h = {name: value for name, value in h.items() if value is not None}
         if token:
             h["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.url + path, body, h, method=method)
@@ -162,6 +163,151 @@ def test_errors_are_json_with_status(served):
     assert served.get("/search?q=talks&k=1")[0] == 200
 
 
+def test_forged_host_origin_and_content_type_are_refused(served):
+    """DNS rebinding (a Host naming another site), cross-site requests (another Origin, a
+    `Sec-Fetch-Site: cross-site` fetch) and simple requests (a POST that is not JSON) are refused
+    before any work; the loopback names with this port are served."""
+    port = served.port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST", "localhost:9000"):
+        assert served.get("/search?q=talks&k=1", headers={"Host": host})[0] == 200, host  # 9000: a tunnel
+    for host in ("rebind.evil.example", f"rebind.evil.example:{port}", f"localhost.evil.example:{port}",
+                 f"127.0.0.1.evil.example:{port}", f"10.0.0.1:{port}", "localhost:x", "[::1", ""):
+        status, data = served.get("/search?q=talks&k=1", headers={"Host": host})
+        assert status == 421 and "does not serve the host" in data["error"], (host, status, data)
+    assert served.get("/", token=None, headers={"Host": f"rebind.evil.example:{port}"})[0] == 421  # the page too
+
+    evil = {"Origin": "http://evil.example"}
+    assert served.post("/search", {"query": "talks"}, headers=evil)[0] == 403
+    assert served.get("/search?q=talks", headers=evil)[0] == 403
+    assert served.post("/search", {"query": "talks"}, headers={"Origin": "null"})[0] == 403
+    assert served.post("/search", {"query": "talks"}, headers={"Origin": f"http://localhost:{port + 1}"})[0] == 403
+    assert served.get("/search?q=talks", headers={"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"})[0] == 403
+    assert served.post("/search", {"query": "talks"}, headers={"Origin": f"http://127.0.0.1:{port}"})[0] == 200
+    assert served.get("/", token=None, headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})[0] == 200
+
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        status, data = served.post("/search", {"query": "talks"}, headers={"Content-Type": kind})
+        assert status == 415 and "application/json" in data["error"], (kind, status)
+    utf8 = {"Content-Type": "application/json; charset=utf-8"}
+    assert served.post("/search", {"query": "talks"}, headers=utf8)[0] == 200
+
+    # The saved-search run with new=true is a write: refused without JSON, and nothing was recorded.
+    assert served.call("POST", "/saved/nk/run?new=true", headers={"Content-Type": None})[0] == 415
+    assert served.call("POST", "/saved/nk/run?new=true", headers=evil)[0] == 403
+    status, listed = served.get("/saved")
+    assert status == 200 and served.proc.poll() is None
+
+
+def test_hosts_served_on_every_address_or_a_name(sample_index):
+    """In process: `--host 0.0.0.0` also answers the machine's IP addresses (an IP literal cannot
+    be rebound) but no other name; `--host NAME` answers NAME and the loopback names."""
+    from starlette.testclient import TestClient
+
+    from search.engine import Engine
+    from search.frontends.http import build_app
+
+    engine = Engine(sample_index)
+    q = {"q": "talks", "mode": "lexical", "k": 1}
+    every = build_app(engine, host="0.0.0.0", port=8765)
+    for base, want in [("http://192.168.7.7:8765", 200), ("http://[fe80::1]:8765", 200), ("http://localhost:8765", 200),
+                       ("http://rebind.evil.example:8765", 421), ("http://7.7:8765", 421)]:
+        assert TestClient(every, base_url=base).get("/search", params=q).status_code == want, base
+    named = build_app(engine, host="News.Example.LAN", port=8765)
+    for base, want in [("http://news.example.lan:8765", 200), ("http://127.0.0.1:8765", 200),
+                       ("http://192.168.7.7:8765", 421), ("http://rebind.evil.example:8765", 421)]:
+        assert TestClient(named, base_url=base).get("/search", params=q).status_code == want, base
+    engine.close()
+
+
+def test_reply_over_the_limit_is_refused(sample_index, monkeypatch):
+    """In process, with the reply limit lowered to 2 KB: a reply over it is a 413, not sent."""
+    from starlette.testclient import TestClient
+
+    from search.engine import Engine
+    from search.frontends import http
+
+    engine = Engine(sample_index)
+    client = TestClient(http.build_app(engine, port=8765), base_url="http://127.0.0.1:8765")
+    q = {"q": "talks", "mode": "lexical"}
+    assert len(client.get("/search", params={**q, "k": 10}).content) > 2048
+    monkeypatch.setattr(http, "MAX_REPLY_BYTES", 2048)
+    big = client.get("/search", params={**q, "k": 10})
+    assert big.status_code == 413 and "reply would be over" in big.json()["error"]
+    engine.close()
+
+
+def test_allow_index_needs_a_token(sample_index, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "XDG_RUNTIME_DIR": str(tmp_path)}
+    env.pop("BYLINE_TOKEN", None)
+    for host in ("127.0.0.1", "0.0.0.0"):
+        done = subprocess.run([BYLINE, "serve", "--index", str(sample_index), "--port", str(free_port()),
+                               "--host", host, "--allow-index"], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "--allow-index needs --token" in done.stderr, (host, done.stderr)
+    assert not list(tmp_path.glob("byline/*.json"))  # no server announced
+
+
+def test_one_request_cannot_occupy_the_server(served):
+    """Too many queries or results in one request are refused at once (413) while another client
+    is served; a 20k-deep JSON body is a 400, not a 500."""
+    done, other = {}, []
+
+    def flood() -> None:
+        start = time.perf_counter()
+        done["reply"] = served.post("/search", {"queries": ["bank"] * 8000, "k": 10})
+        done["seconds"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=flood)
+    thread.start()
+    while thread.is_alive() and len(other) < 3:
+        start = time.perf_counter()
+        status, _ = served.get("/search?q=rail+strike&k=3")
+        other.append((status, time.perf_counter() - start))
+    thread.join(timeout=120)
+    status, data = done["reply"]
+    assert status == 413 and "8000 queries" in data["error"], (status, str(data)[:200])
+    assert done["seconds"] < 10, done  # refused before any search (it took 46 s and 88 MB)
+    assert all(s == 200 and t < 10 for s, t in other), other
+
+    cases = [
+        (served.post("/search", {"queries": ["bank", "rail"], "k": 600}), 413, "k x queries"),
+        (served.post("/search", {"query": "bank", "k": 5000}), 413, "k x queries"),
+        (served.get("/similar?id=x&k=5000"), 413, "k x queries"),
+        (served.call("POST", "/search", b"[" * 20_000 + b"]" * 20_000), 400, "nested too deeply"),
+        (served.call("POST", "/search", b'{"a":' * 12_000), 400, "JSON"),
+    ]
+    for (status, data), want, words in cases:
+        assert status == want and words in data["error"], (want, status, data)
+    status, data = served.post("/search", {"queries": ["bank"] * 100, "k": 10, "mode": "lexical"})
+    assert status == 200 and len(data["responses"]) == 100  # the limit itself is served
+    assert served.proc.poll() is None
+
+
+def test_a_request_of_many_queries_takes_turns(served):
+    """100 queries in one request (the most allowed) are run a few at a time: searches sent by
+    another client meanwhile are answered before the long request is."""
+    finished = {}
+
+    def long_request() -> None:
+        finished["status"] = served.post("/search", {"queries": [QUESTION, "rail strike"] * 50, "k": 10})[0]
+        finished["long"] = time.perf_counter()
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=long_request)
+    thread.start()
+    time.sleep(0.5)
+    others = []
+    for q in ("interest rates", "storm flooding", "sanctions"):
+        status, data = served.get("/search?" + urllib.parse.urlencode({"q": q, "k": 3, "mode": "lexical"}))
+        assert status == 200 and data["results"]
+        others.append(time.perf_counter() - start)
+    thread.join(timeout=300)
+    long = finished["long"] - start
+    print(f"the long request took {long:.2f} s; the other client's searches ended at {others}")
+    assert finished["status"] == 200
+    # Not after the long request's engine work: they were run between its parts (it was 0.9 x).
+    assert max(others) < 0.6 * long, (others, long)
+
+
 def test_saved_runs_and_atom_feed(served):
     import feedparser
 
@@ -213,6 +359,25 @@ def test_byline_search_uses_the_running_server(served, tmp_path):
     assert bad.returncode == 2 and "bad query" in bad.stderr  # the server's 400 is the CLI's usage error
 
 
+def test_byline_search_of_more_queries_than_a_request_takes(served, tmp_path):
+    """`byline search --queries` with more queries than the server takes in one request (413)
+    searches the index itself, with the same results."""
+    questions = tmp_path / "q.txt"
+    questions.write_text("\n".join(["rail strike", "interest rates", QUESTION] * 50) + "\n")
+    before = served.get("/status")[1]["server"]["searches"]
+
+    def search(*extra: str):
+        return subprocess.run([BYLINE, "search", "--queries", str(questions), "--mode", "lexical", "-k", "2",
+                               "-o", "trec", "--index", str(served.index), *extra], env=served.env,
+                              capture_output=True, text=True, timeout=300)
+
+    done = search()
+    assert done.returncode == 0, done.stderr
+    assert served.get("/status")[1]["server"]["searches"] == before  # refused, so searched here
+    assert len({line.split()[0] for line in done.stdout.splitlines()}) == 150
+    assert done.stdout == search("--no-server").stdout
+
+
 def test_stale_server_file_is_ignored(sample_index, tmp_path, monkeypatch):
     from search.frontends import discovery
 
@@ -262,12 +427,56 @@ def test_sixteen_concurrent_clients(served):
     print(f"16 clients x 5 requests: p50 {statistics.median(timings) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms")
 
 
+def test_concurrent_searches_match_sequential_ones(served):
+    """16 clients at once get the results each request gets alone, while the server runs
+    concurrent searches of the same options as one batch (one engine call, one model call)."""
+    import random
+
+    requests = [{"q": q, "k": k, "mode": mode} for q in (QUESTION, "rail strike", "interest rates", "sanctions",
+                                                          "storm flooding", "title:(")
+                for k, mode in ((3, "hybrid"), (5, "hybrid"), (3, "lexical"), (4, "semantic"))]
+
+    def ask(params):
+        status, data = served.get("/search?" + urllib.parse.urlencode(params))
+        if status != 200:
+            return status, data["error"]
+        return status, [(r["rank"], r["id"], r["title"], round(r["score"], 4)) for r in data["results"]]
+
+    alone = [ask(r) for r in requests]
+    assert sum(status == 200 for status, _ in alone) >= 20 and alone[0][1][0][1] in NK
+    assert {status for status, _ in alone} == {200, 400}  # title:( is a bad query in lexical and hybrid
+
+    before = served.get("/status")[1]["server"]
+    together, lock = {}, threading.Lock()
+
+    def client(n: int) -> None:
+        order = list(range(len(requests)))
+        random.Random(n).shuffle(order)
+        for i in order:
+            reply = ask(requests[i])
+            with lock:
+                together.setdefault(i, []).append(reply)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads)
+    for i, replies in together.items():
+        assert len(replies) == 16 and all(reply == alone[i] for reply in replies), (requests[i], replies, alone[i])
+    after = served.get("/status")[1]["server"]
+    searches, batches = after["searches"] - before["searches"], after["batches"] - before["batches"]
+    assert searches == 16 * len(requests) and batches < searches, (searches, batches)
+    print(f"{searches} concurrent searches in {batches} engine calls")
+
+
 def test_shutdown_removes_the_server_file(sample_index, tmp_path):
     index = tmp_path / "ix"
     shutil.copytree(sample_index, index)
     runtime = tmp_path / "run"
     runtime.mkdir()
-    server = Server(index, runtime, "--allow-index", token=None)
+    server = Server(index, runtime, "--allow-index")
     try:
         assert list(runtime.glob("byline/*.json"))
         status, info = server.get("/status")
@@ -286,7 +495,8 @@ def test_new_generation_served_without_restart(index_copy, tmp_path):
     from search.frontends.http import build_app
 
     engine = Engine(index_copy)
-    client = TestClient(build_app(engine, allow_index=True))
+    client = TestClient(build_app(engine, TOKEN, allow_index=True, port=8765), base_url="http://127.0.0.1:8765",
+                        headers={"Authorization": f"Bearer {TOKEN}"})
     assert client.get("/search", params={"q": "lighthouse keepers", "mode": "lexical"}).json()["results"] == []
     generation = client.get("/status").json()["generation"]
 

@@ -510,7 +510,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; the default serves this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
     token: Annotated[Optional[str], typer.Option(envvar="BYLINE_TOKEN", help="Require `Authorization: Bearer TOKEN` on every API call (the page: open /#token=TOKEN).", show_default=False)] = None,
-    allow_index: Annotated[bool, typer.Option("--allow-index", help="Add the write endpoint POST /index (the server is read-only without it).")] = False,
+    allow_index: Annotated[bool, typer.Option("--allow-index", help="Add the write endpoint POST /index (the server is read-only without it); needs --token.")] = False,
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
@@ -536,7 +536,7 @@ def serve(
         typer.echo(f"byline: warning: serving on {host} without --token: anyone who can reach it can search", err=True)
     try:
         http.serve(index_dir(index), model, host, port, token, allow_index)
-    except IndexProblem as exc:
+    except (IndexProblem, http.UnsafeOptions) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")

@@ -14,14 +14,25 @@ to a newly committed generation by itself). Endpoints mirror the command line:
   POST /index             {"paths": [...]}: only with --allow-index
   GET  /openapi.json      this API described;  GET /  the search page
 
-Errors are JSON {"error": message} with a status code (400 bad request, 401 token, 404 unknown,
-405, 413/414 too large, 503 index unreadable). With a token, every API call needs
-`Authorization: Bearer TOKEN` (the page reads it from its URL: /#token=TOKEN).
+Errors are JSON {"error": message} with a status code (400 bad request, 401 token, 403 another
+site's request, 404 unknown, 405, 413/414 too large or too much work for one request, 415 a POST
+that is not JSON, 421 a Host this server does not serve, 503 index unreadable). With a token, every
+API call needs `Authorization: Bearer TOKEN` (the page reads it from its URL: /#token=TOKEN).
+
+Web pages in the user's browser are not trusted (see `_Guard`): a request must name this server
+in its Host header (so a DNS-rebound name is refused), must not come from another origin or site,
+and a POST must be `application/json` (a form or a `text/plain` fetch cannot send that without a
+CORS preflight, which this server never grants). `--allow-index` needs a token, on any address.
+One request gets bounded work: at most MAX_QUERIES queries, MAX_RESULTS results over them, and a
+reply of at most MAX_REPLY_BYTES; several queries are run a few at a time so other clients are
+served in between, and concurrent searches of the same options are run as one
+(`search.batched`).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from pathlib import Path
 
@@ -38,6 +49,11 @@ from search.ranking.fusion import DEFAULT_FUSION
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_STRING = 8 * 1024
+MAX_QUERIES = 100  # queries in one request (`byline search --queries` falls back to searching itself)
+MAX_RESULTS = 1000  # k x queries in one request
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_WILDCARD = ("0.0.0.0", "::", "")
 PAGE = Path(__file__).with_name("page.html")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -47,6 +63,19 @@ class _Problem(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+class UnsafeOptions(ValueError):
+    """Server options that would expose the machine (the message says which and why)."""
+
+
+def check_options(host: str, token: str | None, allow_index: bool) -> None:
+    """Refuse --allow-index without --token, on loopback too: any local program, and any web page
+    the user visits, can reach a loopback port; only a secret it cannot know keeps writes theirs
+    (Jupyter and Datasette require one the same way)."""
+    if allow_index and not token:
+        raise UnsafeOptions("--allow-index needs --token (or $BYLINE_TOKEN): without one, any program or web page "
+                            f"that reaches {host} could index files of this machine")
 
 
 def _flag(value, name: str, default: bool) -> bool:
@@ -100,9 +129,32 @@ def search_request(p: dict, query_required: bool = True) -> SearchRequest:
         half_life=_number(p.get("half_life"), "half_life", 30.0, float))
 
 
-def build_app(engine: Engine, token: str | None = None, allow_index: bool = False, lifespan=None) -> Starlette:
-    """The ASGI app serving `engine`."""
+def _work_limit(k: int, queries: int = 1) -> None:
+    """413 when one request asks for more results than a request may (the CLI then searches itself)."""
+    if queries > MAX_QUERIES:
+        raise _Problem(413, f"{queries} queries in one request; the limit is {MAX_QUERIES}: send them in parts")
+    if isinstance(k, int) and k * queries > MAX_RESULTS:
+        raise _Problem(413, f"k x queries is {k * queries:,} results in one request; the limit is {MAX_RESULTS:,}")
+
+
+def _json_reply(result) -> Response:
+    """The reply as JSON, refused (413) when it is over MAX_REPLY_BYTES."""
+    if isinstance(result, Response):
+        return result
+    reply = JSONResponse(result)
+    if len(reply.body) > MAX_REPLY_BYTES:
+        raise _Problem(413, f"the reply would be over {MAX_REPLY_BYTES // 2**20} MB; ask for fewer results")
+    return reply
+
+
+def build_app(engine: Engine, token: str | None = None, allow_index: bool = False, lifespan=None,
+              host: str = "127.0.0.1", port: int = 8765) -> Starlette:
+    """The ASGI app serving `engine` on `host`:`port` (the names its requests must carry)."""
+    from search.batched import BatchedSearches
+
+    check_options(host, token, allow_index)
     served = {"searches": 0}  # shown in /status: how many searches this server answered
+    batched = BatchedSearches(engine)  # concurrent searches with the same options run as one
     async def body_of(request: Request) -> dict | None:
         if request.method != "POST":
             return None
@@ -120,6 +172,8 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
             parsed = json.loads(data)
         except ValueError as exc:
             raise BadRequest(f"the body is not JSON ({exc})") from None
+        except RecursionError:
+            raise BadRequest("the body is JSON nested too deeply") from None
         if not isinstance(parsed, dict):
             raise BadRequest("the body must be a JSON object")
         return parsed
@@ -131,7 +185,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
                 if token is not None and not _authorised(request, token):
                     raise _Problem(401, "a token is needed: send Authorization: Bearer TOKEN")
                 params = _params(request, await body_of(request))
-                result = await run_in_threadpool(work, request, params)
+                result = await run_in_threadpool(lambda: _json_reply(work(request, params)))
             except _Problem as exc:
                 return _error(exc.status, str(exc))
             except BadRequest as exc:
@@ -140,12 +194,11 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
                 return _error(404, str(exc))
             except IndexProblem as exc:
                 return _error(503, str(exc))
-            return result if isinstance(result, Response) else JSONResponse(result)
+            return result
         return handler
 
     def search(request: Request, p: dict):
         req = search_request(p)
-        served["searches"] += 1
         wire = _flag(p.get("wire"), "wire", False)
         limit = p.get("answer_limit")
         if limit is not None and not isinstance(limit, int):
@@ -154,9 +207,13 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
         if queries is not None:  # several queries (`byline search --queries` through the server)
             if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
                 raise BadRequest("queries must be a list of strings")
-            responses = engine.search_many(queries, req, answer_limit=limit)
+            _work_limit(req.k, len(queries))
+            served["searches"] += 1
+            responses = batched.search_many(queries, req, answer_limit=limit)
             return {"responses": [r.to_dict(wire) for r in responses]}
-        return engine.search(req, answer_limit=limit).to_dict(wire)
+        _work_limit(req.k)
+        served["searches"] += 1
+        return batched.search(req, answer_limit=limit).to_dict(wire)
 
     def answer(request: Request, p: dict):
         return engine.answer(search_request(p)).to_dict()
@@ -165,7 +222,9 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
         article_id = p.get("id")
         if not isinstance(article_id, str) or not article_id:
             raise BadRequest("give the article: ?id=ARTICLE_ID")
-        return engine.similar(article_id, search_request(p, query_required=False)).to_dict()
+        req = search_request(p, query_required=False)
+        _work_limit(req.k)
+        return engine.similar(article_id, req).to_dict()
 
     def article(request: Request, p: dict):
         return engine.get_article(request.path_params["id"])
@@ -188,7 +247,8 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
         return Response(text, media_type="application/atom+xml; charset=utf-8")
 
     def status(request: Request, p: dict):
-        return {**engine.status(), "server": {"searches": served["searches"], "allow_index": allow_index}}
+        return {**engine.status(), "server": {"searches": served["searches"], "batches": batched.batches,
+                                              "allow_index": allow_index}}
 
     def index_add(request: Request, p: dict):
         from search.frontends.mcp_server import _index_add
@@ -229,19 +289,68 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error},
                     lifespan=lifespan)
-    return _Limits(app)
+    return _Guard(app, host, port)
 
 
-class _Limits:
-    """ASGI middleware: refuse an over-long query string (414) before any routing."""
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
-    def __init__(self, app):
-        self.app = app
+
+class _Guard:
+    """ASGI middleware, before any routing: refuse an over-long query string (414), a Host that is
+    not this server (421: DNS rebinding), a request from another origin or site (403: cross-site
+    requests), and a POST that is not application/json (415: forms and simple requests)."""
+
+    def __init__(self, app, host: str, port: int):
+        self.app, self.port = app, port
+        self.any_ip = host in _WILDCARD  # served on every address: an IP literal cannot be rebound
+        # Any port, as Jupyter does: a tunnel (ssh -L 9000:127.0.0.1:8765) changes it, and a
+        # rebinding page cannot send a loopback name; another port's page is refused by Origin.
+        self.names = {f"[{n}]" if ":" in n else n.lower() for n in (*LOOPBACK, *(() if self.any_ip else (host,)))}
+
+    def _host_ok(self, value: str) -> bool:
+        value = value.lower()
+        if value.startswith("["):
+            name, bracket, port = value.partition("]")
+            if not bracket or (port and not port.startswith(":")):
+                return False
+            name, port = name + "]", port[1:]
+        else:
+            name, _, port = value.partition(":")
+        if not name or not (port == "" or port.isdigit()):
+            return False
+        return name in self.names or (self.any_ip and _is_ip(name))
+
+    def _refusal(self, scope) -> tuple[int, str] | None:
+        if len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
+            return 414, f"the query string is over {MAX_QUERY_STRING // 1024} KB"
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        if not self._host_ok(host):
+            return 421, (f"this server does not serve the host {host!r}; use http://127.0.0.1:{self.port}/ "
+                         "(or the address given to --host)")
+        origin = headers.get("origin")
+        if origin is not None and origin.lower() != f"http://{host.lower()}":
+            return 403, f"requests from another origin ({origin}) are refused"
+        if (headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+                and headers.get("sec-fetch-mode") != "navigate"):  # a link to the page is fine
+            return 403, "requests from another site are refused"
+        if scope["method"] == "POST":
+            kind = headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                return 415, "a POST must have Content-Type: application/json"
+        return None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
-            await _error(414, f"the query string is over {MAX_QUERY_STRING // 1024} KB")(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await _error(*refusal)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -262,7 +371,8 @@ def _openapi(allow_index: bool) -> dict:
         return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema}
 
     options = [
-        q("k", "integer", f"number of articles (1-{MAX_K})"), q("mode", desc="hybrid, lexical or semantic"),
+        q("k", "integer", f"number of articles (1-{min(MAX_K, MAX_RESULTS)}; k x queries at most {MAX_RESULTS})"),
+        q("mode", desc="hybrid, lexical or semantic"),
         q("source", desc="only these sources (repeatable)", many=True), q("since", desc="YYYY-MM-DD"),
         q("until", desc="YYYY-MM-DD"), q("sort", desc="relevance or date"), q("fusion", desc="rrf or convex"),
         q("collapse", "boolean", "fold copies of a story (default true)"), q("recent", "boolean", "boost newer"),
@@ -314,6 +424,7 @@ def serve(index_dir: Path, model: str | None, host: str, port: int, token: str |
 
     from search.frontends import discovery
 
+    check_options(host, token, allow_index)
     engine = Engine(index_dir, model)
     engine.warm()
     reach = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -329,7 +440,7 @@ def serve(index_dir: Path, model: str | None, host: str, port: int, token: str |
             if announce:
                 discovery.withdraw(engine.root)
 
-    app = build_app(engine, token, allow_index, lifespan)
+    app = build_app(engine, token, allow_index, lifespan, host, port)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             limit_concurrency=64, timeout_keep_alive=5)
     server = uvicorn.Server(config)

@@ -5,6 +5,12 @@ documented parameters, calls `search.engine.Engine`, and returns the engine's di
 content plus a short text rendering for the model to read. A bad request (a query that does not
 parse, an unknown id) is a tool error, never a crash. Read-only unless `allow_index`, which adds
 `index_add`.
+
+MCP clients' input is not trusted: tool arguments are validated strictly (`"new": "yes"` is refused,
+not taken as true), and on stdio every line is checked before the SDK sees it (`_line_error`), so
+a line that is not JSON gets a -32700 reply and a batch or a message that is not JSON-RPC 2.0 a
+-32600 reply (the SDK's stdio transport drops them without a word), and the server keeps serving;
+over `--http` the same check gives the same -32600 (`_CheckedBodies`).
 """
 
 # No `from __future__ import annotations`: the SDK reads the tools' annotations at run time.
@@ -16,6 +22,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from search.engine import BadRequest, Engine, NotFound, SearchRequest
+
+_SKIP = object()  # a blank line: no message, no reply
 
 Mode = Literal["hybrid", "lexical", "semantic"]
 Sort = Literal["relevance", "date"]
@@ -63,14 +71,17 @@ def build(index_dir: Path, model: "str | None" = None, allow_index: bool = False
         except (BadRequest, NotFound, IndexProblem) as exc:
             raise ToolError(str(exc)) from None
 
+    # strict=True where pydantic would coerce ("3" or 3.0 to 3, "yes" or 1 to True): a wrong type is
+    # the client's to fix. Strings, lists and literals take no coercion from JSON anyway.
     Query = Annotated[str, Field(description="A question in your own words, or keywords; Whoosh syntax works: "
                                              "title:korea, \"exact phrase\", AND/OR/NOT.", max_length=4000)]
-    K = Annotated[int, Field(description="Number of articles (stories) to return.", ge=1, le=100)]
+    K = Annotated[int, Field(strict=True, description="Number of articles (stories) to return.", ge=1, le=100)]
     ModeArg = Annotated[Mode, Field(description="hybrid (words and meaning), lexical (BM25 only) or semantic.")]
     SourceArg = Annotated[list[str] | None, Field(description="Only articles from these sources (any case).")]
     Since = Annotated[str | None, Field(description="Only articles dated on or after this day (YYYY-MM-DD).")]
     Until = Annotated[str | None, Field(description="Only articles dated on or before this day (YYYY-MM-DD).")]
     SortArg = Annotated[Sort, Field(description="relevance, or date: the relevant articles, newest first.")]
+    Id = Annotated[str, Field(description="An article id, as given in results.")]
     Out = Annotated[CallToolResult, dict[str, Any]]
 
     def request(query="", k=10, mode="hybrid", source=None, since=None, until=None, sort="relevance"):
@@ -98,14 +109,14 @@ def build(index_dir: Path, model: "str | None" = None, allow_index: bool = False
         return reply(data, f"{label}: {data['answer']}\n— {a['title']} ({meta}) [id: {a['id']}]")
 
     @server.tool(annotations=readonly)
-    def get_article(id: Annotated[str, Field(description="An article id, as given in results.")]) -> Out:
+    def get_article(id: Id) -> Out:
         """The full text of one article, with its title, date, source and url."""
         data = guarded(lambda: engine.get_article(id))
         meta = ", ".join(x for x in (data["date"], data["source"]) if x)
         return reply(data, f"{data['title']} ({meta})\n\n{data['text']}")
 
     @server.tool(annotations=readonly)
-    def similar(id: Annotated[str, Field(description="An article id, as given in results.")], k: K = 10,
+    def similar(id: Id, k: K = 10,
                 mode: ModeArg = "hybrid", source: SourceArg = None, since: Since = None, until: Until = None,
                 sort: SortArg = "relevance") -> Out:
         """Articles most like the given one ("more like this"), without its own copies."""
@@ -121,7 +132,7 @@ def build(index_dir: Path, model: "str | None" = None, allow_index: bool = False
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False))
     def saved_run(name: Annotated[str, Field(description="A saved search's name (see saved_list).")],
-                  new: Annotated[bool, Field(description="Only articles not reported by an earlier new=true "
+                  new: Annotated[bool, Field(strict=True, description="Only articles not reported by an earlier new=true "
                                                          "run; they are then recorded as reported.")] = False) -> Out:
         """Run one of the user's saved searches."""
         data = guarded(lambda: engine.saved_run(name, new=new).to_dict())
@@ -157,9 +168,144 @@ def _index_add(engine: Engine, paths: list[str]) -> dict:
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
 
 
+def _line_error(line: str):
+    """The JSON-RPC error to answer one stdio line with; None for a valid message, _SKIP for a blank line."""
+    import mcp_types as types
+
+    if not line.strip():
+        return _SKIP
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return _error_reply(None, types.PARSE_ERROR, "Parse error: the line is not JSON")
+    if isinstance(data, list):
+        return _error_reply(None, types.INVALID_REQUEST, "Invalid Request: batches are not supported; "
+                                                         "send one message per line")
+    ident = data.get("id") if isinstance(data, dict) else None
+    if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+        ident = None
+    if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
+        return _error_reply(ident, types.INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message "
+                                                          "(an object with \"jsonrpc\": \"2.0\")")
+    try:
+        types.jsonrpc_message_adapter.validate_json(line, by_name=False)  # as the SDK's transport does
+    except ValueError as exc:
+        return _error_reply(ident, types.INVALID_REQUEST, f"Invalid Request: {str(exc).splitlines()[0]}")
+    return None
+
+
+def _error_reply(ident, code: int, message: str):
+    import mcp_types as types
+
+    return types.JSONRPCError(jsonrpc="2.0", id=ident, error=types.ErrorData(code=code, message=message))
+
+
+async def _run_stdio(server) -> None:
+    """`server` on stdio: the SDK's transport, fed only lines that are valid messages; the others
+    are answered here, through the same outgoing stream as the SDK's replies."""
+    import sys
+    from io import TextIOWrapper
+
+    import anyio
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    opened = anyio.Event()
+    outgoing = {}
+
+    async def checked_lines():
+        import mcp_types as types
+        from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE as limit  # as over --http
+
+        stdin = TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+
+        async def readline(size: int) -> str:  # in a thread, as the SDK reads
+            return await anyio.to_thread.run_sync(stdin.readline, size)
+
+        await opened.wait()
+        while line := await readline(limit + 1):
+            if len(line) > limit and not line.endswith("\n"):  # read no more of it than the limit
+                while (rest := await readline(limit)) and not rest.endswith("\n"):
+                    pass
+                error = _error_reply(None, types.INVALID_REQUEST, f"Invalid Request: a message is at most "
+                                                                  f"{limit // 2**20} MB")
+            else:
+                error = _line_error(line)
+            if error is None:
+                yield line
+            elif error is not _SKIP:
+                await outgoing["stream"].send(SessionMessage(error))
+
+    async with stdio_server(stdin=checked_lines()) as (read_stream, write_stream):
+        outgoing["stream"] = write_stream
+        opened.set()
+        # What MCPServer.run_stdio_async does (mcp 2.3), with our stdin in place of the SDK's.
+        lowlevel = server._lowlevel_server
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+class _CheckedBodies:
+    """ASGI middleware for `--http`: a POSTed body that is JSON but not one JSON-RPC 2.0 message
+    (a batch, no "jsonrpc") gets the -32600 reply stdio gives (the SDK answers -32602, Invalid
+    params). Anything else, bodies that are not JSON included (the SDK answers -32700), goes on,
+    and so does every request the SDK's Host/Origin/Content-Type checks (`security`) refuse."""
+
+    def __init__(self, app, limit: int, security):
+        self.app, self.limit, self.security = app, limit, security
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        import mcp_types as types
+        from mcp.server.transport_security import TransportSecurityMiddleware
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        if await TransportSecurityMiddleware(self.security).validate_request(Request(scope), is_post=True):
+            return await self.app(scope, receive, send)  # refused there, as without this middleware
+
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body") or size > self.limit:
+                break
+        error = None
+        if size <= self.limit and messages[-1]["type"] == "http.request" and not messages[-1].get("more_body"):
+            body = b"".join(m.get("body", b"") for m in messages)
+            error = _line_error(body.decode("utf-8", errors="replace"))
+        if error is not None and error is not _SKIP and error.error.code == types.INVALID_REQUEST:
+            reply = Response(error.model_dump_json(by_alias=True, exclude_unset=True), status_code=400,
+                             media_type="application/json")
+            return await reply(scope, receive, send)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _run_http(server, host: str, port: int) -> None:
+    """What MCPServer.run_streamable_http_async does (mcp 2.3), with `_CheckedBodies` in front."""
+    import uvicorn
+    from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
+
+    # The SDK's own defaults for a loopback host (DNS rebinding protection), given explicitly so
+    # that _CheckedBodies applies the same.
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"])
+    app = server.streamable_http_app(host=host, transport_security=security)
+    app = _CheckedBodies(app, DEFAULT_MAX_REQUEST_BODY_SIZE, security)
+    await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).serve()
+
+
 def run(index_dir: Path, model: str | None, allow_index: bool, http_port: int | None, host: str = "127.0.0.1") -> None:
+    import anyio
+
     server = build(index_dir, model, allow_index)
     if http_port is None:
-        server.run("stdio")
+        anyio.run(_run_stdio, server)
     else:
-        server.run("streamable-http", host=host, port=http_port)
+        anyio.run(_run_http, server, host, http_port)
