@@ -240,3 +240,9 @@ def _post(port: int, body: bytes, headers: dict) -> tuple[int, dict]:
         return status, json.loads(data)
     except ValueError:
         return status, {"text": data.decode()}
+
+
+def test_mcp_index_add_is_stdio_only(sample_index):
+    """Over --http there is no token: any local process could index files through index_add."""
+    done = CliRunner().invoke(app, ["mcp", "--http", "8766", "--allow-index", "--index", str(sample_index)])
+    assert done.exit_code == 2 and "--allow-index is for stdio only" in done.output

@@ -568,6 +568,10 @@ def mcp_command(
 
     if http is not None and not 0 < http < 65536:
         fail("--http takes a port number between 1 and 65535")
+    if http is not None and allow_index:
+        # MCP over HTTP has no token here: any local process could index files through it.
+        fail("--allow-index is for stdio only: over --http any local process could reach index_add; "
+             "run `byline mcp --allow-index` from the assistant's configuration instead")
     try:
         mcp_server.run(index_dir(index), model, allow_index, http)
     except IndexProblem as exc:
