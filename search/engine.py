@@ -69,6 +69,7 @@ class SearchRequest:
     sort: str = "relevance"
     recent: bool = False
     half_life: float = 30.0
+    floor: bool = True  # drop results without evidence (search/ranking/floor.py); False: --all
 
     def checked(self):
         """(SearchOptions, View) for this request; BadRequest when an option is wrong."""
@@ -201,16 +202,38 @@ class Engine:
                     answer_limit: int | None = None) -> list[Response]:
         """Several queries with the options of `request` (its own query is ignored)."""
         from search import pipeline
+        from search.ranking.floor import FloorParams
         from search.ranking.ranker import Ranker
+        from search.retrieval import fields
+        from search.retrieval.filters import allowed_articles
 
         for q in queries:
             check_query(q)
         options, view = request.checked()
+        try:
+            split = [fields.split(q) for q in queries]
+        except fields.FieldError as exc:
+            raise BadRequest(str(exc)) from None
+        # Queries with the same field clauses share a ranker (most batches: one, without any).
+        groups: dict[tuple, list[int]] = {}
+        for i, fq in enumerate(split):
+            groups.setdefault((fq.clauses, fq.only_fields), []).append(i)
+        results: list = [None] * len(queries)
         with self._lock:
             ix = self.index
+            self._check_sources(list(request.source) + [c.value for fq in split for c in fq.clauses
+                                                        if c.name == "source" and not c.negated])
             with self._reading(ix):
-                results = pipeline.run(Ranker(ix, options), list(queries), view, answers=answers,
-                                       answer_limit=answer_limit, answerer=self._answerer_for(ix))
+                for (clauses, only_fields), members in groups.items():
+                    o = options
+                    if clauses:
+                        o = replace(options, filters=replace(options.filters, articles=allowed_articles(ix, clauses)))
+                    # A query of field clauses alone: every article they allow is evidence.
+                    floor = FloorParams() if request.floor and not only_fields else None
+                    ranked = pipeline.run(Ranker(ix, o), [split[i].text for i in members], view, answers=answers,
+                                          answer_limit=answer_limit, answerer=self._answerer_for(ix), floor=floor)
+                    for i, r in zip(members, ranked):
+                        results[i] = r
         return [Response(q, r) for q, r in zip(queries, results)]
 
     def _answerer_for(self, ix):
@@ -286,7 +309,6 @@ class Engine:
         # --include-copies: copies are results of their own, so a new copy can be reported.
         request = SearchRequest(s.query, k=s.k, mode=s.mode, source=tuple(s.source), since=s.since,
                                 until=s.until, fusion=s.fusion, collapse=not (seen is not None and include_copies))
-        self._check_sources(request)
         response = self.search(request)
         if seen is not None:
             response.results = [r for r in response.results if not story_ids(r) & seen]
@@ -330,14 +352,19 @@ class Engine:
         }
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_sources(self, request: SearchRequest) -> None:
-        """A saved search naming a source the index lacks fails instead of finding nothing."""
+    def _check_sources(self, names: list[str]) -> None:
+        """A search naming a source the index lacks fails (with the closest names it has)
+        instead of finding nothing."""
+        from search.retrieval.filters import BadFilter, check_sources
+
+        if not names:
+            return
         with self._lock:
-            known = {src.lower(): src for src, _ in self.index.store.sources()}
-        missing = [src for src in request.source if src.strip() and src.strip().lower() not in known]
-        if missing:
-            have = ", ".join(sorted(known.values())[:10]) or "none"
-            raise BadRequest(f"source {missing[0]!r} is not in the index (sources: {have})")
+            known = [src for src, _ in self.index.store.sources()]
+        try:
+            check_sources(names, known)
+        except BadFilter as exc:
+            raise BadRequest(str(exc)) from None
 
     @staticmethod
     def _reading(ix: OpenIndex):

@@ -331,6 +331,7 @@ def search(
     sort: stories_cli.SortOpt = "relevance",
     recent: stories_cli.RecentOpt = False,
     half_life: stories_cli.HalfLifeOpt = 30.0,
+    all_results: Annotated[bool, typer.Option("--all", "--no-floor", help="Also list the results with no evidence for the query (neither its words nor its meaning), which hybrid and semantic search leave out.")] = False,
     answer: Annotated[bool, typer.Option("--answer", "-a", help="Print only the answer of the top result: its sentence, with the article's title, date and source.")] = False,
     no_server: Annotated[bool, typer.Option("--no-server", help="Do not use a running `byline serve` for this index; open it here.")] = False,
     index: IndexOpt = None,
@@ -372,7 +373,7 @@ def search(
     try:
         fmt = output_format(fmt)
         request = SearchRequest(query or "", k, mode, tuple(source or ()), since, until, fusion, collapse, sort,
-                                recent, half_life)
+                                recent, half_life, floor=not all_results)
         batch = read_queries(queries) if queries else [("1", query)]
         texts = [text for _, text in batch]
         root = index_dir(index)

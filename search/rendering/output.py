@@ -157,7 +157,7 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
         if show_query:
             console.print(Text(label, style="bold cyan"))
         if not answer.results:
-            console.print(Text("  no results", style="dim"))
+            console.print(Text("  no article matches", style="dim"))
             continue
         table = Table(show_lines=True, expand=True, pad_edge=False)
         table.add_column("#", justify="right", no_wrap=True)
