@@ -234,7 +234,36 @@ class Engine:
                                           answer_limit=answer_limit, answerer=self._answerer_for(ix), floor=floor)
                     for i, r in zip(members, ranked):
                         results[i] = r
-        return [Response(q, r) for q, r in zip(queries, results)]
+                extras = [self._spelling(ix, q, fq, r, request, answers, answer_limit)
+                          for q, fq, r in zip(queries, split, results)]
+        responses = []
+        for q, r, extra in zip(queries, results, extras):
+            if extra.get("corrected"):  # nothing found as typed: the corrected query's results
+                r = extra.pop("results")
+            responses.append(Response(q, r, extra))
+        return responses
+
+    def _spelling(self, ix, query: str, fq, results: list, request: SearchRequest, answers: bool,
+                  answer_limit: int | None) -> dict:
+        """{"suggestion": the query with its misspelt words corrected from the index's own
+        vocabulary} (search/retrieval/spelling.py), or {} when there is none; when the query as
+        typed found nothing, also the corrected query's results and "corrected": true."""
+        import re
+
+        from search.retrieval import spelling
+
+        found = spelling.suggest(ix, fq.text)
+        if found is None:
+            return {}
+        corrected = query
+        for typed, better in found.words:
+            corrected = re.sub(rf"(?<![\w:]){re.escape(typed)}(?![\w:])", better, corrected, count=1)
+        out: dict = {"suggestion": corrected}
+        if not results and corrected != query:
+            again = self.search_many([corrected], request, answers, answer_limit)[0]
+            if again.results:
+                out.update(corrected=True, results=again.results)
+        return out
 
     def _answerer_for(self, ix):
         from search.answering.answers import Answerer

@@ -382,10 +382,10 @@ def search(
             from search.engine import Engine
 
             responses = Engine(root, model).search_many(texts, request, answer_limit=1 if answer else None)
-            results = [r.results for r in responses]
+            results = [(r.results, r.extra) for r in responses]
     except (BadRequest, ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
-    answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
+    answers = [output.Answer(qid, text, res, extra or None) for (qid, text), (res, extra) in zip(batch, results)]
     try:
         if answer:
             complete = output.write_answer_lines(answers, sys.stdout, batch=queries is not None)
@@ -406,6 +406,7 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
     from dataclasses import asdict
 
     from search.frontends import discovery
+    from search.rendering import output
     from search.rendering.output import result_from_dict
 
     info = discovery.find(root)
@@ -421,7 +422,7 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
         return None  # a server in trouble (or another program on the port): search here
     except (OSError, ValueError):
         return None
-    return [[result_from_dict(d) for d in one["results"]] for one in reply["responses"]]
+    return [([result_from_dict(d) for d in one["results"]], output.spelling_of(one)) for one in reply["responses"]]
 
 
 @app.command()
