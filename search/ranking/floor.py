@@ -75,6 +75,8 @@ class Floor:
 
     # -- the two kinds of evidence -----------------------------------------------------------
     def _idf(self, term: str) -> float:
+        if self.index.milvus is not None:  # no Whoosh statistics there: every word counts alike
+            return 1.0
         if self._searcher is None:
             self._searcher = self.index.lexical.searcher()
         return max(self._searcher.idf(field, term) for field in lexical.SEARCH_FIELDS)

@@ -98,6 +98,10 @@ def _with_words(index, fieldname: str, value: str) -> set[str]:
     words = sorted(analyse(value))
     if not words:
         return set(r[0] for r in index.store.article_fields())
+    if index.milvus is not None:  # no Whoosh index to ask: read the articles
+        texts = index.store.article_texts([r[0] for r in index.store.article_fields()], with_titles=True)
+        part = 0 if fieldname == "title" else 1
+        return {a for a, t in texts.items() if set(words) <= analyse(t[part])}
     q = wq.And([wq.Term(fieldname, w) for w in words])
     whole = index.article_lexical
     if whole is not None:

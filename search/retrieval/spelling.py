@@ -27,7 +27,10 @@ class Suggestion:
 
 
 def suggest(index, query: str) -> Suggestion | None:
-    """A corrected query, or None when every word is in the index or none has a close one."""
+    """A corrected query, or None when every word is in the index or none has a close one
+    (or the index is in Milvus, whose vocabulary is not read here)."""
+    if index.milvus is not None:
+        return None
     whole = index.article_lexical
     ix = whole if whole is not None else index.lexical
     with ix.searcher() as searcher:
