@@ -250,7 +250,9 @@ class Engine:
         typed found nothing, also the corrected query's results and "corrected": true."""
         import re
 
+        from search.ranking.floor import Floor
         from search.retrieval import spelling
+        from search.retrieval.lexical import analyse
 
         found = spelling.suggest(ix, fq.text)
         if found is None:
@@ -260,9 +262,12 @@ class Engine:
             corrected = re.sub(rf"(?<![\w:]){re.escape(typed)}(?![\w:])", better, corrected, count=1)
         out: dict = {"suggestion": corrected}
         if not results and corrected != query:
-            again = self.search_many([corrected], request, answers, answer_limit)[0]
-            if again.results:
-                out.update(corrected=True, results=again.results)
+            # Only articles holding the corrected words: the correction must be what they match.
+            with Floor(ix) as floor:
+                shown = floor.holding(analyse(" ".join(b for _, b in found.words)),
+                                      self.search_many([corrected], request, answers, answer_limit)[0].results)
+            if shown:
+                out.update(corrected=True, results=shown)
         return out
 
     def _answerer_for(self, ix):

@@ -53,7 +53,7 @@ def offtopic_queries() -> dict[str, str]:
     return {f"off{i:03d}": l for i, l in enumerate((l for l in lines if l and not l.startswith("#")), 1)}
 
 
-def collect(index_dir: Path, queries: dict[str, str]) -> dict:
+def collect(index_dir: Path, queries: dict[str, str], model: str | None = None) -> dict:
     """{mode: {qid: [[article_id, words, meaning], ...]}} for the top K of each query."""
     from search.ranking.floor import Floor
     from search.ranking.ranker import Ranker, SearchOptions
@@ -61,7 +61,7 @@ def collect(index_dir: Path, queries: dict[str, str]) -> dict:
     from search.stories.clusters import Clusters
     from search.stories.view import View, present
 
-    index = OpenIndex(index_dir)
+    index = OpenIndex(index_dir, model)
     out: dict = {}
     view = View()
     clusters = Clusters(index.store)
@@ -74,9 +74,29 @@ def collect(index_dir: Path, queries: dict[str, str]) -> dict:
             for qid, (cand, results) in zip(qids, ranked):
                 ids = [r.article.id for r in results]
                 ev = floor.evidence(cand.terms, cand.vector, ids)
-                rows[qid] = [[a, round(ev[a].words, 4), round(ev[a].meaning, 4)] for a in ids]
+                rows[qid] = [[r.article.id, round(ev[r.article.id].words, 4), round(ev[r.article.id].meaning, 4),
+                              r.lexical_rank, r.semantic_rank] for r in results]
             out[mode] = rows
     index.close()
+    return out
+
+
+def through_engine(index_dir: Path, queries: dict[str, str], model: str | None = None) -> dict:
+    """How many off-topic queries `byline search` answers with no article, floor and typo
+    correction included (the engine's defaults), per mode."""
+    from search.engine import Engine, SearchRequest
+
+    engine = Engine(index_dir, model)
+    out = {}
+    for mode in MODES:
+        empty, corrected = 0, []
+        for text in queries.values():
+            response = engine.search(SearchRequest(text, k=K, mode=mode))
+            empty += not response.results
+            if response.extra.get("corrected"):
+                corrected.append(f"{text} -> {response.extra['suggestion']}")
+        out[mode] = {"queries": len(queries), "no_article": empty, "corrected": corrected}
+    engine.close()
     return out
 
 
@@ -130,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--offtopic-index", metavar="SET", help="run the off-topic queries on this set's index")
     parser.add_argument("--features", type=Path, default=Path("/tmp/byline-floor-features.json"))
     parser.add_argument("--reuse", action="store_true", help="read --features instead of searching")
+    parser.add_argument("--model", help="the model folder the indexes were built with (default: MiniLM)")
+    parser.add_argument("--engine", action="store_true",
+                        help="also run the off-topic queries through the engine with its default floor")
     parser.add_argument("--words", type=float, nargs="*", default=[0.5, 0.6, 0.67, 0.75, 0.8, 0.9, 1.01])
     parser.add_argument("--meaning", type=float, nargs="*",
                         default=[0.3, 0.35, 0.4, 0.42, 0.45, 0.48, 0.5, 0.55])
@@ -142,10 +165,11 @@ def main(argv: list[str] | None = None) -> None:
         features = {}
         for name, folder in pairs.items():
             print(f"searching {name} on {folder}", file=sys.stderr, flush=True)
-            features[name] = collect(Path(folder).expanduser(), read_set(name)[0])
+            features[name] = collect(Path(folder).expanduser(), read_set(name)[0], args.model)
         if args.offtopic_index:
             print("searching the off-topic queries", file=sys.stderr, flush=True)
-            features["offtopic"] = collect(Path(pairs[args.offtopic_index]).expanduser(), offtopic_queries())
+            features["offtopic"] = collect(Path(pairs[args.offtopic_index]).expanduser(), offtopic_queries(),
+                                           args.model)
         args.features.write_text(json.dumps(features))
     sets = [s for s in features if s != "offtopic"]
     print(f"{'words':>6} {'meaning':>7}  " + "  ".join(f"{s[:14]:>14}" for s in
@@ -160,6 +184,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{w:6.2f} {m:7.2f}  " + "  ".join(f"{c:>14}" for c in cells))
     print("cells: share of judged-relevant top-10 articles dropped, nDCG@10 change; off: share of "
           "off-topic queries with no article")
+    if args.engine and args.offtopic_index:
+        from search.ranking.floor import FloorParams
+
+        print(f"\nthrough the engine ({FloorParams()}, typo correction on):")
+        found = through_engine(Path(pairs[args.offtopic_index]).expanduser(), offtopic_queries(), args.model)
+        for mode, row in found.items():
+            print(f"  {mode}: {row['no_article']}/{row['queries']} off-topic queries with no article; "
+                  f"shown corrected: {row['corrected'] or 'none'}")
 
 
 if __name__ == "__main__":

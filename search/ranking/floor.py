@@ -25,8 +25,8 @@ FLOORED_MODES = ("hybrid", "semantic")
 class FloorParams:
     """The floor's levels for one model (all-MiniLM-L6-v2's, measured; see the module doc)."""
 
-    words: float = 0.75  # idf-weighted share of the query's words an article must hold
-    meaning: float = 0.45  # best sentence or passage cosine that counts as a meaning match
+    words: float = 0.67  # idf-weighted share of the query's words an article must hold
+    meaning: float = 0.30  # best sentence or passage cosine that counts as a meaning match
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,12 @@ class Floor:
         words = self._word_shares(terms, article_ids)
         meaning = self._meanings(query_vector, article_ids)
         return {a: Evidence(words.get(a, 0.0), meaning.get(a, 0.0)) for a in article_ids}
+
+    def holding(self, terms: set[str], results: list) -> list:
+        """The results whose article holds every one of `terms` (stemmed words)."""
+        shares = self._word_shares(terms, [r.article.id for r in results])
+        kept = [r for r in results if shares.get(r.article.id, 0.0) >= 1.0 - 1e-9]
+        return [replace(r, rank=i) if r.rank != i else r for i, r in enumerate(kept, start=1)]
 
     # -- the two kinds of evidence -----------------------------------------------------------
     def _idf(self, term: str) -> float:

@@ -1,9 +1,10 @@
 """Spelling suggestions from the index's own vocabulary ("did you mean: mandelson").
 
 A query word whose stem is in neither the titles nor the bodies of the index, while a stem
-within two edits is, is replaced by that stem's commonest close neighbour (Whoosh's spelling
-corrector over the index terms: fewest edits first, then the most documents), written as the
-word appears in an article that holds it. Words of field clauses, phrases' quotes and the
+within one edit is (two for words of seven letters or more), is replaced by that stem's closest
+neighbour (Whoosh's spelling corrector over the index terms: fewest edits first, then the
+longest shared beginning, then the most documents), written as the word appears in an article
+that holds it. Words of field clauses, phrases' quotes and the
 operators AND/OR/NOT are left as they are.
 """
 
@@ -17,7 +18,8 @@ from search.retrieval.lexical import SEARCH_FIELDS, analyse
 _WORD = re.compile(r"(?<![\w:])[^\W\d_][\w'’-]*(?![\w:])")
 _OPERATORS = {"AND", "OR", "NOT", "TO"}
 MIN_LENGTH = 4  # shorter words have too many neighbours within two edits
-MAX_EDITS = 2
+MAX_EDITS = 2  # for words of LONG letters or more; one edit for shorter ones (as Lucene's fuzzy)
+LONG = 7
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def suggest(index, query: str) -> Suggestion | None:
             stem = next(iter(stems))
             if any(searcher.doc_frequency(f, stem) for f in SEARCH_FIELDS):
                 continue
-            better = _closest(searcher, stem)
+            better = _closest(searcher, stem, MAX_EDITS if len(word) >= LONG else 1)
             if better is None:
                 continue
             surface = _surface(index, searcher, better, whole is not None) or better
@@ -58,17 +60,27 @@ def suggest(index, query: str) -> Suggestion | None:
     return Suggestion("".join(pieces) + query[last:], tuple(replaced))
 
 
-def _closest(searcher, stem: str) -> str | None:
-    """The close index stem with the fewest edits, then the most documents (title or body)."""
+def _closest(searcher, stem: str, edits: int) -> str | None:
+    """The index stem within `edits` (a swap of two letters is one) with the fewest, then the
+    most documents (title or body)."""
     found: dict[str, int] = {}
     reader = searcher.reader()
     for fieldname in SEARCH_FIELDS:
         corrector = searcher.corrector(fieldname)
-        for candidate in corrector.suggest(stem, limit=8, maxdist=MAX_EDITS, prefix=1):
+        for candidate in corrector.suggest(stem, limit=50, maxdist=MAX_EDITS, prefix=1):
             found[candidate] = found.get(candidate, 0) + reader.doc_frequency(fieldname, candidate)
+    found = {c: n for c, n in found.items() if _distance(stem, c) <= edits}
     if not found:
         return None
-    return min(found, key=lambda c: (_distance(stem, c), -found[c], c))
+    # Ties go to the longer shared beginning (beckam: beckham, not became), then the commoner.
+    return min(found, key=lambda c: (_distance(stem, c), -_shared_prefix(stem, c), -found[c], c))
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def _surface(index, searcher, stem: str, whole: bool) -> str | None:
