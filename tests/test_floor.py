@@ -68,3 +68,15 @@ def test_http_all_turns_the_floor_off_through_the_engine(engine):
 def test_answer_says_nothing_when_no_article_matches(runner, sample_index):
     result = run(runner, "search", "-a", OFF_TOPIC, "--index", sample_index)
     assert result.exit_code == 1
+
+
+def test_mcp_search_floors_and_all_lists(sample_index):
+    from test_mcp import _session
+
+    async def script(client):
+        floored = await client.call_tool("search", {"query": OFF_TOPIC, "k": 3})
+        listed = await client.call_tool("search", {"query": OFF_TOPIC, "k": 3, "all": True})
+        return floored.structured_content, listed.structured_content
+
+    floored, listed = _session(sample_index, script)
+    assert floored["results"] == [] and len(listed["results"]) == 3

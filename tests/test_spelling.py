@@ -25,6 +25,7 @@ def test_a_word_missing_from_the_index_gets_the_closest_word_of_the_index(index)
     assert suggest(index, "goverment talks").words == (("goverment", "government"),)
     assert suggest(index, "rail strike") is None  # every word is in the index
     assert suggest(index, "source:x xyzzyqwv") is None  # nothing close
+    assert suggest(index, "lighthouse keepers") is None  # "keep" is another word, not a typo of it
 
 
 def test_nothing_found_as_typed_shows_the_corrected_querys_results(runner, sample_index):

@@ -100,6 +100,47 @@ def through_engine(index_dir: Path, queries: dict[str, str], model: str | None =
     return out
 
 
+def timing(index_dir: Path, queries: list[str], model: str | None = None) -> dict:
+    """Median milliseconds of a warm `byline search` (engine, k 10, answers on) with the floor
+    and without, and of a spelling check, over `queries`, per mode."""
+    import statistics
+    import time
+
+    from search.engine import Engine, SearchRequest
+    from search.retrieval import spelling
+
+    engine = Engine(index_dir, model)
+    engine.warm()
+    out = {}
+    for mode in MODES:
+        for floor in (False, True):
+            spent = []
+            for text in queries:
+                started = time.perf_counter()
+                engine.search(SearchRequest(text, k=K, mode=mode, floor=floor))
+                spent.append(time.perf_counter() - started)
+            out[f"{mode} floor={'on' if floor else 'off'}"] = statistics.median(spent) * 1000
+    spent = []
+    for text in queries:
+        started = time.perf_counter()
+        spelling.suggest(engine.index, text)
+        spent.append(time.perf_counter() - started)
+    out["spelling check"] = statistics.median(spent) * 1000
+    from search.ranking.floor import Floor
+    from search.ranking.ranker import Ranker, SearchOptions
+
+    ranker = Ranker(engine.index, SearchOptions(k=K))
+    spent = []
+    with Floor(engine.index) as floor:
+        for c, results in ranker.search_deep(queries, ranker.rank):
+            started = time.perf_counter()
+            floor.keep(c.terms, c.vector, results)
+            spent.append(time.perf_counter() - started)
+    out["floor alone (top 10, hybrid)"] = statistics.median(spent) * 1000
+    engine.close()
+    return out
+
+
 def ndcg(ranking: list[str], rels: dict[str, int]) -> float:
     dcg = sum(rels.get(a, 0) / math.log2(i + 2) for i, a in enumerate(ranking[:K]))
     ideal = sorted(rels.values(), reverse=True)[:K]
@@ -151,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", type=Path, default=Path("/tmp/byline-floor-features.json"))
     parser.add_argument("--reuse", action="store_true", help="read --features instead of searching")
     parser.add_argument("--model", help="the model folder the indexes were built with (default: MiniLM)")
+    parser.add_argument("--timing", metavar="SET", help="time the engine with and without the floor on this "
+                        "set's queries and index")
     parser.add_argument("--engine", action="store_true",
                         help="also run the off-topic queries through the engine with its default floor")
     parser.add_argument("--words", type=float, nargs="*", default=[0.5, 0.6, 0.67, 0.75, 0.8, 0.9, 1.01])
@@ -184,6 +227,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{w:6.2f} {m:7.2f}  " + "  ".join(f"{c:>14}" for c in cells))
     print("cells: share of judged-relevant top-10 articles dropped, nDCG@10 change; off: share of "
           "off-topic queries with no article")
+    if args.timing:
+        queries = list(read_set(args.timing)[0].values())
+        for name, ms in timing(Path(pairs[args.timing]).expanduser(), queries, args.model).items():
+            print(f"  {name}: {ms:.1f} ms median over {len(queries)} queries")
     if args.engine and args.offtopic_index:
         from search.ranking.floor import FloorParams
 

@@ -69,11 +69,21 @@ def _closest(searcher, stem: str, edits: int) -> str | None:
         corrector = searcher.corrector(fieldname)
         for candidate in corrector.suggest(stem, limit=50, maxdist=MAX_EDITS, prefix=1):
             found[candidate] = found.get(candidate, 0) + reader.doc_frequency(fieldname, candidate)
-    found = {c: n for c, n in found.items() if _distance(stem, c) <= edits}
+    found = {c: n for c, n in found.items() if _distance(stem, c) <= edits and not _other_form(stem, c)}
     if not found:
         return None
     # Ties go to the longer shared beginning (beckam: beckham, not became), then the commoner.
     return min(found, key=lambda c: (_distance(stem, c), -_shared_prefix(stem, c), -found[c], c))
+
+
+# Endings that make another form of a word: a stem that is another plus one of them (keeper and
+# keep) is not a misspelling of it. One letter more or less (blunket, enronn) is a typo.
+_FORMS = ("er", "or", "ed", "es", "ing", "ion", "al", "ly", "ment", "ness", "ist", "ism", "ic", "ish", "ful")
+
+
+def _other_form(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    return long.startswith(short) and long[len(short):] in _FORMS
 
 
 def _shared_prefix(a: str, b: str) -> int:
