@@ -42,17 +42,19 @@ class Evidence:
 
 class Floor:
     """Measures evidence and drops the results without it, on one open index; reuse it for a
-    batch of queries and close it after (it holds a Whoosh searcher for the words' idf)."""
+    batch of queries and close it after (it holds Whoosh searchers)."""
 
     def __init__(self, index, params: FloorParams = FloorParams()):
         self.index = index
         self.params = params
-        self._searcher = None
+        self._searcher = None  # of the passage index: the words' idf
+        self._articles = None  # of the whole-article index: which article holds which word
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+        for searcher in (self._searcher, self._articles):
+            if searcher is not None:
+                searcher.close()
+        self._searcher = self._articles = None
 
     def __enter__(self) -> Floor:
         return self
@@ -95,11 +97,34 @@ class Floor:
         total = sum(weights.values())
         if total <= 0:
             return {}
-        texts = self.index.store.article_texts(article_ids, with_titles=True)
-        out = {}
-        for article_id, (title, text) in texts.items():
-            held = lexical.analyse(f"{title}\n{text}")
-            out[article_id] = sum(w for t, w in weights.items() if t in held) / total
+        held = self._held(set(weights), article_ids)
+        return {a: sum(weights[t] for t in words) / total for a, words in held.items()}
+
+    def _held(self, terms: set[str], article_ids: list[str]) -> dict[str, set[str]]:
+        """Which of `terms` each article holds: read from the postings of the whole-article
+        index (a skip per word and article), else by analysing the articles' texts."""
+        whole = self.index.article_lexical
+        if whole is None:
+            texts = self.index.store.article_texts(article_ids, with_titles=True)
+            return {a: terms & lexical.analyse(f"{title}\n{text}") for a, (title, text) in texts.items()}
+        if self._articles is None:
+            self._articles = whole.searcher()
+        searcher = self._articles
+        docnums = sorted((d, a) for a in article_ids
+                         if (d := searcher.document_number(article_id=a)) is not None)
+        reader = searcher.reader()
+        out: dict[str, set[str]] = {a: set() for _, a in docnums}
+        for fieldname in lexical.SEARCH_FIELDS:
+            for term in terms:
+                if (fieldname, term) not in reader:
+                    continue
+                postings = reader.postings(fieldname, term)
+                for docnum, article_id in docnums:
+                    if not postings.is_active():
+                        break
+                    postings.skip_to(docnum)
+                    if postings.is_active() and postings.id() == docnum:
+                        out[article_id].add(term)
         return out
 
     def _meanings(self, query_vector, article_ids: list[str]) -> dict[str, float]:
