@@ -221,9 +221,9 @@ class Engine:
         results: list = [None] * len(queries)
         with self._lock:
             ix = self.index
-            self._check_sources(list(request.source) + [c.value for fq in split for c in fq.clauses
-                                                        if c.name == "source" and not c.negated])
             with self._reading(ix):
+                self._check_sources(list(request.source) + [c.value for fq in split for c in fq.clauses
+                                                            if c.name == "source" and not c.negated])
                 for (clauses, only_fields), members in groups.items():
                     o = options
                     if clauses:

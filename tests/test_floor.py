@@ -67,7 +67,7 @@ def test_http_all_turns_the_floor_off_through_the_engine(engine):
 
 def test_answer_says_nothing_when_no_article_matches(runner, sample_index):
     result = run(runner, "search", "-a", OFF_TOPIC, "--index", sample_index)
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and result.stdout.strip() == "no answer"  # no "(top result: ...)"
 
 
 def test_mcp_search_floors_and_all_lists(sample_index):
