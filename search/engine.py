@@ -205,7 +205,7 @@ class Engine:
         from search.ranking.floor import FloorParams
         from search.ranking.ranker import Ranker
         from search.retrieval import fields
-        from search.retrieval.filters import allowed_articles
+        from search.retrieval.filters import restrict
 
         for q in queries:
             check_query(q)
@@ -225,9 +225,7 @@ class Engine:
                 self._check_sources(list(request.source) + [c.value for fq in split for c in fq.clauses
                                                             if c.name == "source" and not c.negated])
                 for (clauses, only_fields), members in groups.items():
-                    o = options
-                    if clauses:
-                        o = replace(options, filters=replace(options.filters, articles=allowed_articles(ix, clauses)))
+                    o = restrict(options, ix, clauses) if clauses else options
                     # A query of field clauses alone: every article they allow is evidence.
                     floor = FloorParams() if request.floor and not only_fields else None
                     ranked = pipeline.run(Ranker(ix, o), [split[i].text for i in members], view, answers=answers,

@@ -97,3 +97,10 @@ def test_an_unknown_source_suggests_the_closest(runner, fielded, args):
     result = run(runner, "search", query, "--index", fielded, *args)
     assert result.exit_code == 2
     assert "'Harbour Wire' is not in the index" in result.stderr and "did you mean 'Harbor Wire'" in result.stderr
+
+
+def test_timeline_reads_field_clauses_too(runner, fielded):
+    out = run(runner, "timeline", 'source:"Harbor Wire" oil', "--index", fielded, "-o", "json", "--by", "month")
+    assert out.exit_code == 0
+    assert sum(b["count"] for b in json.loads(out.stdout)["buckets"]) == 2  # w1 and w2, not d1
+    assert run(runner, "timeline", "foo:bar oil", "--index", fielded).exit_code == 2

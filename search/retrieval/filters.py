@@ -56,6 +56,23 @@ def check_sources(requested, known) -> None:
             raise BadFilter(f"source {name.strip()!r} is not in the index{hint}")
 
 
+def with_fields(index, options, query: str):
+    """(options, text to rank) for `query` on an open index: its field clauses
+    (search/retrieval/fields.py) taken out and added to the options' filters. FieldError for
+    an unknown field."""
+    from search.retrieval import fields
+
+    fq = fields.split(query)
+    return (restrict(options, index, fq.clauses), fq.text) if fq.clauses else (options, query)
+
+
+def restrict(options, index, clauses):
+    """`options` (a SearchOptions) whose filters also allow only what `clauses` allow."""
+    from dataclasses import replace
+
+    return replace(options, filters=replace(options.filters, articles=allowed_articles(index, clauses)))
+
+
 def allowed_articles(index, clauses) -> frozenset[str]:
     """The ids of the articles that a query's field clauses (search/retrieval/fields.py) allow,
     on an open index: metadata from the article store, title/body words from Whoosh."""
