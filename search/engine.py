@@ -244,8 +244,9 @@ class Engine:
     def _spelling(self, ix, query: str, fq, results: list, request: SearchRequest, answers: bool,
                   answer_limit: int | None) -> dict:
         """{"suggestion": the query with its misspelt words corrected from the index's own
-        vocabulary} (search/retrieval/spelling.py), or {} when there is none; when the query as
-        typed found nothing, also the corrected query's results and "corrected": true."""
+        vocabulary} (search/retrieval/spelling.py) when the corrected query finds articles holding
+        the corrected words, else {}; when the query as typed found nothing, also those results
+        and "corrected": true."""
         import re
 
         from search.ranking.floor import Floor
@@ -258,15 +259,16 @@ class Engine:
         corrected = query
         for typed, better in found.words:
             corrected = re.sub(rf"(?<![\w:]){re.escape(typed)}(?![\w:])", better, corrected, count=1)
-        out: dict = {"suggestion": corrected}
-        if not results and corrected != query:
-            # Only articles holding the corrected words: the correction must be what they match.
-            with Floor(ix) as floor:
-                shown = floor.holding(analyse(" ".join(b for _, b in found.words)),
-                                      self.search_many([corrected], request, answers, answer_limit)[0].results)
-            if shown:
-                out.update(corrected=True, results=shown)
-        return out
+        if corrected == query:
+            return {}
+        # Suggested only when the corrected query finds articles that hold the corrected words
+        # (in a small index nearly any word has a neighbour: "knitting" -> "kits").
+        with Floor(ix) as floor:
+            shown = floor.holding(analyse(" ".join(b for _, b in found.words)),
+                                  self.search_many([corrected], request, answers, answer_limit)[0].results)
+        if not shown:
+            return {}
+        return {"suggestion": corrected} if results else {"suggestion": corrected, "corrected": True, "results": shown}
 
     def _answerer_for(self, ix):
         from search.answering.answers import Answerer

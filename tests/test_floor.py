@@ -12,7 +12,7 @@ from search.frontends.http import search_request
 
 from conftest import run
 
-OFF_TOPIC = "how do octopuses change colour"
+OFF_TOPIC = "how to tie a bowline knot"
 
 
 @pytest.fixture(scope="module")

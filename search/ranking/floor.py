@@ -26,7 +26,7 @@ class FloorParams:
     """The floor's levels for one model (all-MiniLM-L6-v2's, measured; see the module doc)."""
 
     words: float = 0.67  # idf-weighted share of the query's words an article must hold
-    meaning: float = 0.28  # best sentence or passage cosine that counts as a meaning match
+    meaning: float = 0.24  # best sentence or passage cosine that counts as a meaning match
 
 
 @dataclass(frozen=True)
