@@ -245,8 +245,8 @@ class Engine:
                   answer_limit: int | None) -> dict:
         """{"suggestion": the query with its misspelt words corrected from the index's own
         vocabulary} (search/retrieval/spelling.py) when the corrected query finds articles holding
-        the corrected words, else {}; when the query as typed found nothing, also those results
-        and "corrected": true."""
+        the corrected words, else {}; when the query as typed found nothing (no article holding
+        any of its other words), also those results and "corrected": true."""
         import re
 
         from search.ranking.floor import Floor
@@ -268,7 +268,14 @@ class Engine:
                                   self.search_many([corrected], request, answers, answer_limit)[0].results)
         if not shown:
             return {}
-        return {"suggestion": corrected} if results else {"suggestion": corrected, "corrected": True, "results": shown}
+        # Found "nothing" as typed: no article, or none holding any of the query's other words
+        # (a misspelt name alone finds only loose meaning matches).
+        typed = analyse(fq.text) - analyse(" ".join(t for t, _ in found.words))
+        with Floor(ix) as floor:
+            matched = bool(results) and bool(floor.holding(typed, results, every=False))
+        if matched:
+            return {"suggestion": corrected}
+        return {"suggestion": corrected, "corrected": True, "results": shown}
 
     def _answerer_for(self, ix):
         from search.answering.answers import Answerer

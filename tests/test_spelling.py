@@ -45,3 +45,16 @@ def test_a_typo_beside_words_that_match_is_suggested_without_replacing_the_resul
     assert data["suggestion"] == "turtles nesting" and "corrected" not in data and data["results"]
     table = run(runner, "search", "turtels nesting", "--index", sample_index, "--mode", "lexical", "-o", "table")
     assert "did you mean: turtles nesting" in table.stdout
+
+
+def test_a_misspelt_word_alone_gets_the_corrected_results_in_hybrid_mode(runner, sample_index):
+    # As typed, only loose meaning matches pass the floor; none holds a word of the query.
+    data = json.loads(run(runner, "search", "preconditons", "--index", sample_index, "-o", "json").stdout)
+    assert data["corrected"] is True and data["suggestion"] == "preconditions" and data["results"]
+    from search.retrieval.opened import OpenIndex
+
+    ix = OpenIndex(sample_index)
+    try:
+        assert all("precondition" in " ".join(ix.store.article_text(r["id"])).lower() for r in data["results"])
+    finally:
+        ix.close()

@@ -2,7 +2,7 @@
 
 For each line of scripts/research/misspellings.tsv (a misspelling of a real name from the BBC
 News set and the name), asks the engine to search the misspelling (hybrid, as `byline search`
-does) and counts: how often "did you mean" suggests exactly the name, how often the results shown
+does, k = 10) and counts: how often "did you mean" suggests exactly the name, how often the results shown
 (the corrected query's, when the query as typed found nothing) have the name in the top
 article, and how long a suggestion takes.
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         suggestion = spelling.suggest(engine.index, typed)
         seconds.append(time.perf_counter() - started)
-        response = engine.search(SearchRequest(typed, k=1, mode=args.mode))
+        response = engine.search(SearchRequest(typed, k=10, mode=args.mode))
         said = response.extra.get("suggestion")
         ok = said == expected
         right += ok

@@ -75,10 +75,12 @@ class Floor:
         meaning = self._meanings(query_vector, article_ids)
         return {a: Evidence(words.get(a, 0.0), meaning.get(a, 0.0)) for a in article_ids}
 
-    def holding(self, terms: set[str], results: list) -> list:
-        """The results whose article holds every one of `terms` (stemmed words)."""
-        shares = self._word_shares(terms, [r.article.id for r in results])
-        kept = [r for r in results if shares.get(r.article.id, 0.0) >= 1.0 - 1e-9]
+    def holding(self, terms: set[str], results: list, every: bool = True) -> list:
+        """The results whose article holds every one of `terms` (stemmed words), or with
+        `every=False` any of them."""
+        held = self._held(terms, [r.article.id for r in results]) if terms else {}
+        kept = [r for r in results if (held.get(r.article.id, set()) >= terms if every
+                                       else held.get(r.article.id))]
         return [replace(r, rank=i) if r.rank != i else r for i, r in enumerate(kept, start=1)]
 
     # -- the two kinds of evidence -----------------------------------------------------------
