@@ -11,6 +11,7 @@ the manifest names the committed generation, so a run killed half-way changes no
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -325,9 +326,17 @@ class ArticleStore:
         return self.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sentences'").fetchone() is not None
 
-    def chunk_ids_where(self, sources: list[str], since: str | None, until: str | None) -> list[int]:
-        """Ids of the chunks whose article passes the filters."""
+    def article_fields(self) -> list[tuple]:
+        """(id, date, source, url, author) of every visible article, for field filters."""
+        return self.db.execute(f"SELECT id, date, source, url, author FROM articles WHERE {self._visible()}").fetchall()
+
+    def chunk_ids_where(self, sources: list[str], since: str | None, until: str | None,
+                        article_ids: Iterable[str] | None = None) -> list[int]:
+        """Ids of the chunks whose article passes the filters (and is among `article_ids`)."""
         clauses, params = [self._visible("a"), self._visible("c")], []
+        if article_ids is not None:
+            clauses.append("a.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(article_ids)))
         if sources:
             clauses.append(f"a.source COLLATE NOCASE IN ({','.join('?' * len(sources))})")
             params += sources

@@ -69,6 +69,7 @@ class SearchRequest:
     sort: str = "relevance"
     recent: bool = False
     half_life: float = 30.0
+    floor: bool = True  # drop results without evidence (search/ranking/floor.py); False: --all
 
     def checked(self):
         """(SearchOptions, View) for this request; BadRequest when an option is wrong."""
@@ -201,17 +202,80 @@ class Engine:
                     answer_limit: int | None = None) -> list[Response]:
         """Several queries with the options of `request` (its own query is ignored)."""
         from search import pipeline
+        from search.ranking.floor import FloorParams
         from search.ranking.ranker import Ranker
+        from search.retrieval import fields
+        from search.retrieval.filters import restrict
 
         for q in queries:
             check_query(q)
         options, view = request.checked()
+        try:
+            split = [fields.split(q) for q in queries]
+        except fields.FieldError as exc:
+            raise BadRequest(str(exc)) from None
+        # Queries with the same field clauses share a ranker (most batches: one, without any).
+        groups: dict[tuple, list[int]] = {}
+        for i, fq in enumerate(split):
+            groups.setdefault((fq.clauses, fq.only_fields), []).append(i)
+        results: list = [None] * len(queries)
         with self._lock:
             ix = self.index
             with self._reading(ix):
-                results = pipeline.run(Ranker(ix, options), list(queries), view, answers=answers,
-                                       answer_limit=answer_limit, answerer=self._answerer_for(ix))
-        return [Response(q, r) for q, r in zip(queries, results)]
+                self._check_sources(list(request.source) + [c.value for fq in split for c in fq.clauses
+                                                            if c.name == "source" and not c.negated])
+                for (clauses, only_fields), members in groups.items():
+                    o = restrict(options, ix, clauses) if clauses else options
+                    # A query of field clauses alone: every article they allow is evidence.
+                    floor = FloorParams() if request.floor and not only_fields else None
+                    ranked = pipeline.run(Ranker(ix, o), [split[i].text for i in members], view, answers=answers,
+                                          answer_limit=answer_limit, answerer=self._answerer_for(ix), floor=floor)
+                    for i, r in zip(members, ranked):
+                        results[i] = r
+                extras = [self._spelling(ix, q, fq, r, request, answers, answer_limit)
+                          for q, fq, r in zip(queries, split, results)]
+        responses = []
+        for q, r, extra in zip(queries, results, extras):
+            if extra.get("corrected"):  # nothing found as typed: the corrected query's results
+                r = extra.pop("results")
+            responses.append(Response(q, r, extra))
+        return responses
+
+    def _spelling(self, ix, query: str, fq, results: list, request: SearchRequest, answers: bool,
+                  answer_limit: int | None) -> dict:
+        """{"suggestion": the query with its misspelt words corrected from the index's own
+        vocabulary} (search/retrieval/spelling.py) when the corrected query finds articles holding
+        the corrected words, else {}; when the query as typed found nothing (no article holding
+        any of its other words), also those results and "corrected": true."""
+        import re
+
+        from search.ranking.floor import Floor
+        from search.retrieval import spelling
+        from search.retrieval.lexical import analyse
+
+        found = spelling.suggest(ix, fq.text)
+        if found is None:
+            return {}
+        corrected = query
+        for typed, better in found.words:
+            corrected = re.sub(rf"(?<![\w:]){re.escape(typed)}(?![\w:])", better, corrected, count=1)
+        if corrected == query:
+            return {}
+        # Suggested only when the corrected query finds articles that hold the corrected words
+        # (in a small index nearly any word has a neighbour: "knitting" -> "kits").
+        with Floor(ix) as floor:
+            shown = floor.holding(analyse(" ".join(b for _, b in found.words)),
+                                  self.search_many([corrected], request, answers, answer_limit)[0].results)
+        if not shown:
+            return {}
+        # Found "nothing" as typed: no article, or none holding any of the query's other words
+        # (a misspelt name alone finds only loose meaning matches).
+        typed = analyse(fq.text) - analyse(" ".join(t for t, _ in found.words))
+        with Floor(ix) as floor:
+            matched = bool(results) and bool(floor.holding(typed, results, every=False))
+        if matched:
+            return {"suggestion": corrected}
+        return {"suggestion": corrected, "corrected": True, "results": shown}
 
     def _answerer_for(self, ix):
         from search.answering.answers import Answerer
@@ -286,7 +350,6 @@ class Engine:
         # --include-copies: copies are results of their own, so a new copy can be reported.
         request = SearchRequest(s.query, k=s.k, mode=s.mode, source=tuple(s.source), since=s.since,
                                 until=s.until, fusion=s.fusion, collapse=not (seen is not None and include_copies))
-        self._check_sources(request)
         response = self.search(request)
         if seen is not None:
             response.results = [r for r in response.results if not story_ids(r) & seen]
@@ -334,14 +397,19 @@ class Engine:
         }
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_sources(self, request: SearchRequest) -> None:
-        """A saved search naming a source the index lacks fails instead of finding nothing."""
+    def _check_sources(self, names: list[str]) -> None:
+        """A search naming a source the index lacks fails (with the closest names it has)
+        instead of finding nothing."""
+        from search.retrieval.filters import BadFilter, check_sources
+
+        if not names:
+            return
         with self._lock:
-            known = {src.lower(): src for src, _ in self.index.store.sources()}
-        missing = [src for src in request.source if src.strip() and src.strip().lower() not in known]
-        if missing:
-            have = ", ".join(sorted(known.values())[:10]) or "none"
-            raise BadRequest(f"source {missing[0]!r} is not in the index (sources: {have})")
+            known = [src for src, _ in self.index.store.sources()]
+        try:
+            check_sources(names, known)
+        except BadFilter as exc:
+            raise BadRequest(str(exc)) from None
 
     @staticmethod
     def _reading(ix: OpenIndex):

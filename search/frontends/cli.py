@@ -383,6 +383,7 @@ def search(
     sort: stories_cli.SortOpt = "relevance",
     recent: stories_cli.RecentOpt = False,
     half_life: stories_cli.HalfLifeOpt = 30.0,
+    all_results: Annotated[bool, typer.Option("--all", "--no-floor", help="Also list the results with no evidence for the query (neither its words nor its meaning), which hybrid and semantic search leave out.")] = False,
     answer: Annotated[bool, typer.Option("--answer", "-a", help="Print only the answer of the top result: its sentence, with the article's title, date and source.")] = False,
     no_server: Annotated[bool, typer.Option("--no-server", help="Do not use a running `byline serve` for this index; open it here.")] = False,
     index: IndexOpt = None,
@@ -424,7 +425,7 @@ def search(
     try:
         fmt = output_format(fmt)
         request = SearchRequest(query or "", k, mode, tuple(source or ()), since, until, fusion, collapse, sort,
-                                recent, half_life)
+                                recent, half_life, floor=not all_results)
         batch = read_queries(queries) if queries else [("1", query)]
         texts = [text for _, text in batch]
         root = index_dir(index)
@@ -433,10 +434,10 @@ def search(
             from search.engine import Engine
 
             responses = Engine(root, model).search_many(texts, request, answer_limit=1 if answer else None)
-            results = [r.results for r in responses]
+            results = [(r.results, r.extra) for r in responses]
     except (BadRequest, ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
-    answers = [output.Answer(qid, text, res) for (qid, text), res in zip(batch, results)]
+    answers = [output.Answer(qid, text, res, extra or None) for (qid, text), (res, extra) in zip(batch, results)]
     try:
         if answer:
             complete = output.write_answer_lines(answers, sys.stdout, batch=queries is not None)
@@ -487,6 +488,7 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
     from dataclasses import asdict
 
     from search.frontends import discovery
+    from search.rendering import output
     from search.rendering.output import result_from_dict
 
     info = discovery.find(root)
@@ -502,7 +504,7 @@ def _through_server(root: Path, request, texts: list[str], answer: bool):
         return None  # a server in trouble (or another program on the port): search here
     except (OSError, ValueError):
         return None
-    return [[result_from_dict(d) for d in one["results"]] for one in reply["responses"]]
+    return [([result_from_dict(d) for d in one["results"]], output.spelling_of(one)) for one in reply["responses"]]
 
 
 @app.command()

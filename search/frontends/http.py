@@ -3,7 +3,7 @@
 The index is opened once and the model loaded once (`search.engine.Engine`, which also switches
 to a newly committed generation by itself). Endpoints mirror the command line:
 
-  GET  /search?q=...&k=&mode=&source=&since=&until=&sort=&fusion=&collapse=&recent=&half_life=
+  GET  /search?q=...&k=&mode=&source=&since=&until=&sort=&fusion=&collapse=&recent=&half_life=&all=
   POST /search            the same as a JSON object; {"queries": [...]} runs several (byline search)
   GET  /answer?q=...      the answer sentence of the top result (else its best passage)
   GET  /similar?id=...    articles like one, with the search options
@@ -126,7 +126,8 @@ def search_request(p: dict, query_required: bool = True) -> SearchRequest:
         until=p.get("until") or None, fusion=p.get("fusion") or DEFAULT_FUSION,
         collapse=_flag(p.get("collapse"), "collapse", True), sort=p.get("sort") or "relevance",
         recent=_flag(p.get("recent"), "recent", False),
-        half_life=_number(p.get("half_life"), "half_life", 30.0, float))
+        half_life=_number(p.get("half_life"), "half_life", 30.0, float),
+        floor=_flag(p.get("floor"), "floor", True) and not _flag(p.get("all"), "all", False))
 
 
 def _work_limit(k: int, queries: int = 1) -> None:
@@ -377,6 +378,7 @@ def _openapi(allow_index: bool) -> dict:
         q("until", desc="YYYY-MM-DD"), q("sort", desc="relevance or date"), q("fusion", desc="rrf or convex"),
         q("collapse", "boolean", "fold copies of a story (default true)"), q("recent", "boolean", "boost newer"),
         q("half_life", "number", "days, with recent"),
+        q("all", "boolean", "also list results with no evidence for the query (default false)"),
     ]
     query = q("q", desc="the question or keywords", required=True)
     ok = {"200": {"description": "results", "content": {"application/json": {"schema": {"type": "object"}}}},

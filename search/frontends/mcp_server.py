@@ -84,15 +84,18 @@ def build(index_dir: Path, model: "str | None" = None, allow_index: bool = False
     Id = Annotated[str, Field(description="An article id, as given in results.")]
     Out = Annotated[CallToolResult, dict[str, Any]]
 
-    def request(query="", k=10, mode="hybrid", source=None, since=None, until=None, sort="relevance"):
-        return SearchRequest(query, k, mode, tuple(source or ()), since, until, sort=sort)
+    All = Annotated[bool, Field(description="Also list the results with no evidence for the query (neither its "
+                                            "words nor its meaning), which hybrid and semantic search leave out.")]
+
+    def request(query="", k=10, mode="hybrid", source=None, since=None, until=None, sort="relevance", all=False):
+        return SearchRequest(query, k, mode, tuple(source or ()), since, until, sort=sort, floor=not all)
 
     @server.tool(annotations=readonly)
     def search(query: Query, k: K = 10, mode: ModeArg = "hybrid", source: SourceArg = None, since: Since = None,
-               until: Until = None, sort: SortArg = "relevance") -> Out:
+               until: Until = None, sort: SortArg = "relevance", all: All = False) -> Out:
         """Search the news articles; the best come first, each with the sentence that answers the
         query (when one does), its best passage, its source and date, and its copies."""
-        data = guarded(lambda: engine.search(request(query, k, mode, source, since, until, sort)).to_dict())
+        data = guarded(lambda: engine.search(request(query, k, mode, source, since, until, sort, all)).to_dict())
         return reply(data, _render_results(data))
 
     @server.tool(annotations=readonly)

@@ -155,7 +155,7 @@ class Ranker:
     @cached_property
     def _allowed(self) -> list[int] | None:
         f = self.options.filters
-        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
+        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until, f.articles) if f.active else None
 
     def search(self, query: str) -> list[Result]:
         return self.search_many([query])[0]

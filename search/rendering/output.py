@@ -115,6 +115,18 @@ def copies_note(result: Result) -> str:
     return f"+{n} {'copy' if n == 1 else 'copies'} ({shown})"
 
 
+def spelling_of(data: dict) -> dict:
+    """The spelling fields of a response (search/engine.py): "suggestion" and "corrected"."""
+    return {key: data[key] for key in ("suggestion", "corrected") if data.get(key) is not None}
+
+
+def spelling_note(extra: dict) -> str:
+    """"did you mean: ..." or, when the results are the corrected query's, says so."""
+    if extra.get("corrected"):
+        return f"no article matches the query as typed; showing results for: {extra['suggestion']}"
+    return f"did you mean: {extra['suggestion']}" if extra.get("suggestion") else ""
+
+
 def answer_dict(answer: Answer) -> dict:
     return {**(answer.extra or {}), "query_id": answer.query_id, "query": answer.query,
             "results": [result_dict(r) for r in answer.results]}
@@ -175,8 +187,11 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
         label = f"{(answer.extra or {}).get('name', answer.query_id)}: {answer.query}"
         if show_query:
             console.print(Text(label, style="bold cyan"))
+        note = spelling_note(answer.extra or {})
+        if note:
+            console.print(Text(note, style="yellow"))
         if not answer.results:
-            console.print(Text("  no results", style="dim"))
+            console.print(Text("  no article matches", style="dim"))
             continue
         if console.width < NARROW:
             _write_blocks(answer.results, console, mark)

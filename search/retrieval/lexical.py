@@ -94,6 +94,9 @@ def filter_query(filters: Filters) -> wq.Query | None:
         parts.append(wq.Or([wq.Term("source", s.lower()) for s in filters.sources]))
     if filters.since or filters.until:
         parts.append(wq.TermRange("date", filters.since, filters.until))
+    if filters.articles is not None:  # a query's field clauses (search/retrieval/fields.py)
+        parts.append(wq.Or([wq.Term("article_id", a) for a in sorted(filters.articles)])
+                     if filters.articles else wq.NullQuery)
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)

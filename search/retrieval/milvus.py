@@ -39,6 +39,8 @@ def expression(filters: Filters) -> str:
         clauses.append(f'date >= "{filters.since}"')
     if filters.until:
         clauses.append(f'date <= "{filters.until}"')
+    if filters.articles is not None:  # a query's field clauses (search/retrieval/fields.py)
+        clauses.append(f"article_id in {quoted(sorted(filters.articles))}")
     return " and ".join(clauses)
 
 

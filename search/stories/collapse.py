@@ -22,7 +22,7 @@ def passes(article: StoredArticle, filters: Filters) -> bool:
         return False
     if filters.until and not (article.date and article.date <= filters.until):
         return False
-    return True
+    return filters.articles is None or article.id in filters.articles
 
 
 def collapse(results: list[Result], clusters: Clusters, filters: Filters = Filters(),
