@@ -105,7 +105,7 @@ def byline_rows(index: OpenIndex, test, ids, texts, group: bool = False, prefix:
     ranker = Ranker(index, o)
     started = time.perf_counter()
     if group:
-        candidates = milvus_retrieval.retrieve(ranker, texts, DEPTH, group=True)
+        candidates = ranker.read(texts, ranker.retriever.candidates(texts, DEPTH, group=True))
     else:
         candidates = ranker.retrieve(texts)
     retrieve_s = time.perf_counter() - started

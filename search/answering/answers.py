@@ -98,7 +98,7 @@ class Answerer:
 
     @cached_property
     def _idf(self) -> features.Idf:
-        return features.Idf(self.index.lexical)
+        return features.Idf(self.index.backend.frequencies())
 
     def attach(self, query: str, vector, results: list[Result], limit: int | None = None) -> None:
         """Set `answer` on the first `limit` results (all by default): an AnswerSentence, or None
@@ -127,7 +127,7 @@ class Answerer:
         elif self.vectors == "query":
             stored = self._encode(texts, [a for a in article_ids if a in texts])
         else:
-            stored = store.sentence_vectors(article_ids)
+            stored = self.index.backend.sentence_vectors(article_ids)
         terms = features.query_terms(query) if terms is None else terms
         idf = self._idf.weights(terms)
         question = features.question_kind(query)

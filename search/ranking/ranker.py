@@ -11,18 +11,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
-from index import vectors
 from search.ranking import aggregate, feedback, fusion, negation, sentence_scores
-from search.retrieval import bm25, lexical, semantic
-from search.rendering import highlight
+from search.retrieval import lexical
+from search.retrieval.backend import Candidates, Retriever
 from search.ranking.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
 from search.retrieval.filters import Filters
 from search.ranking.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
-from search.retrieval.opened import OpenIndex
 from search.ranking.questions import is_question
 
 if TYPE_CHECKING:
-    import numpy as np
+    from search.retrieval.opened import OpenIndex
 
 MODES = ("hybrid", "lexical", "semantic")
 MAX_DEPTH = 20_000  # chunks: the deepest a query is retrieved again to find k articles
@@ -81,31 +79,11 @@ class Result:
     article: StoredArticle
     passage: str
     chunk_id: int
-    terms: set[str] = field(default_factory=set, repr=False)
+    terms: set[str] = field(default_factory=set, repr=False)  # the query's words, highlighted when shown
     lexical_rank: int | None = None
     semantic_rank: int | None = None
     duplicates: list[StoredArticle] = field(default_factory=list)  # set by search/stories/collapse.py
     answer: object = None  # an answers.AnswerSentence, set after ranking by search/answering/answers.py
-
-    @property
-    def highlights(self) -> list[tuple[int, int]]:
-        """Character spans of the query's words in the passage (computed when shown)."""
-        return highlight.spans(self.passage, self.terms)
-
-
-@dataclass
-class Candidates:
-    """One query's chunk hits from each retriever, its analysed words for highlighting, its
-    embedding (for query feedback) and whether it reads as a natural question."""
-
-    lexical: list[tuple[int, float]]
-    semantic: list[tuple[int, float]]
-    terms: set[str]
-    vector: np.ndarray | None = None
-    question: bool = False
-    articles: list[tuple[str, float]] | None = None  # whole-article BM25F hits (None: no article index)
-    lexical_strength: float = 1.0  # top lexical article score / the query's ceiling (1: not measurable)
-    negated: frozenset[str] = frozenset()  # stems the query negates ("without preconditions")
 
 
 @dataclass
@@ -131,31 +109,14 @@ class Ranker:
         self.options = options
 
     @cached_property
-    def _searcher(self):
-        return self.index.lexical.searcher(weighting=lexical.weighting(self.options.bm25))
-
-    @cached_property
-    def _scorer(self) -> bm25.Scorer:
-        return lexical.plain_scorer(self._searcher, self.options.filters)
-
-    @cached_property
-    def _article_searcher(self):
-        ix = self.index.article_lexical
-        return ix.searcher(weighting=lexical.weighting(self.options.bm25)) if ix is not None else None
-
-    @cached_property
-    def _article_scorer(self) -> bm25.Scorer | None:
-        s = self._article_searcher
-        return lexical.plain_scorer(s, self.options.filters) if s is not None else None
+    def retriever(self) -> Retriever:
+        """The index's backend (search/retrieval/backend.py) with this ranking's settings."""
+        o = self.options
+        return self.index.backend.retriever(o.mode, o.filters, o.bm25)
 
     def _depth(self, k: int | None = None) -> int:
         """How many chunks and articles each retriever fetches: enough for k articles."""
         return max(self.options.depth, 3 * (k or self.options.k))
-
-    @cached_property
-    def _allowed(self) -> list[int] | None:
-        f = self.options.filters
-        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
 
     def search(self, query: str) -> list[Result]:
         return self.search_many([query])[0]
@@ -182,45 +143,17 @@ class Ranker:
         return out
 
     def retrieve(self, queries: list[str], depth: int | None = None) -> list[Candidates]:
-        """Both retrievers' chunk hits for each query (what `rank` fuses); computing them once
-        lets an evaluation try many fusion settings cheaply."""
-        if self.index.manifest.backend == "milvus":  # the same candidates, from the engine
-            from search.retrieval import milvus as milvus_retrieval
+        """Both retrievers' chunk hits for each query (what `rank` fuses), and how the query
+        reads (a question; what it negates); computing them once lets an evaluation try many
+        fusion settings cheaply."""
+        return self.read(queries, self.retriever.candidates(list(queries), depth or self._depth()))
 
-            return milvus_retrieval.retrieve(self, queries, depth or self._depth())
-        mode = self.options.mode
-        for q in queries:
-            lexical.check_length(q)
-        parsed = [lexical.parse_query(q, self.index.lexical.schema) if mode != "semantic" else None
-                  for q in queries]
-        depth = depth or self._depth()
-        semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
-        matrix = [None] * len(queries)
-        if mode != "lexical":
-            vector_index = self.index.vectors  # opened before the model loads: one generation
-            matrix = self.index.embedder.encode_queries(list(queries))
-            semantic_hits = semantic.search_chunks(vector_index, matrix, depth, self._allowed)
-        out = []
-        for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):
-            lex_hits = lexical.search_chunks(self._searcher, q, depth, self.options.filters,
-                                              self._scorer) if q else []
-            articles, strength = self._article_hits(q, depth) if q else (None, 1.0)
-            terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
-            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query), articles, strength,
-                                  frozenset(negation.negated_terms(query))))
-        return out
-
-    def _article_hits(self, q, depth: int) -> tuple[list[tuple[str, float]] | None, float]:
-        """Whole-article BM25F hits, and how strongly the best of them matched the query."""
-        searcher = self._article_searcher
-        if searcher is None:
-            return None, 1.0
-        hits = lexical.search_articles(searcher, q, depth, self.options.filters, self._article_scorer)
-        terms = bm25.plain_terms(q, lexical.SEARCH_FIELDS)
-        if not hits or terms is None:
-            return hits, 1.0 if hits else 0.0
-        ceiling = self._article_scorer.ceiling(terms)
-        return hits, min(1.0, hits[0][1] / ceiling) if ceiling > 0 else 0.0
+    @staticmethod
+    def read(queries: list[str], found: list[Candidates]) -> list[Candidates]:
+        """The candidates with how each query reads: a natural question, what it negates."""
+        for query, c in zip(queries, found):
+            c.question, c.negated = is_question(query), frozenset(negation.negated_terms(query))
+        return found
 
     def rank(self, candidates: Candidates, options: SearchOptions | None = None) -> list[Result]:
         """Aggregate and fuse one query's candidates into ranked articles.
@@ -301,7 +234,7 @@ class Ranker:
         if lex is not None:
             pool += [a.article_id for a in lex.articles[:o.sentence_depth]]
         pool = list(dict.fromkeys(pool))
-        found = sentence_scores.evidence(self.index.store, query_vector, pool)
+        found = sentence_scores.evidence(self.index.backend, query_vector, pool)
         ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], found,
                                           o.sentence_weight, o.lead_weight * self._lead_share(o))
         chunk_of = {a.article_id: a.best_chunk for a in vec.articles}
@@ -314,8 +247,8 @@ class Ranker:
         first = [a for a, _ in fusion.ranked(_fuse(lex, vec, o, weight))]
         best = {a.article_id: a.best_chunk for a in vec.articles}
         chunk_ids = feedback.feedback_chunks(first, best, o.feedback_articles)
-        moved = feedback.expand(query_vector, vectors.vectors_of(self.index.vectors, chunk_ids), o.feedback_weight)
-        return semantic.search_chunks(self.index.vectors, moved[None, :], self._depth(o.k), self._allowed)[0]
+        moved = feedback.expand(query_vector, self.retriever.passage_vectors(chunk_ids), o.feedback_weight)
+        return self.retriever.semantic_hits(moved[None, :], self._depth(o.k))[0]
 
 
 def _truncated(c: Candidates, depth: int) -> bool:

@@ -14,7 +14,8 @@ from datetime import date
 
 from search.stories.clusters import Clusters
 from search.stories.collapse import collapse
-from search.ranking.ranker import Candidates, Ranker, Result, SearchOptions
+from search.ranking.ranker import Ranker, Result, SearchOptions
+from search.retrieval.backend import Candidates
 
 SORTS = ("relevance", "date")
 # An article is in the relevant set when its score is at least this share of the top score, by
