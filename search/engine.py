@@ -209,7 +209,8 @@ class Engine:
         with self._lock:
             ix = self.index
             with self._reading(ix):
-                results = pipeline.run(Ranker(ix, options), list(queries), view, answers=answers,
+                ranker = Ranker(ix, ix.calibration.ranked(options))  # the tuned values of the index's model
+                results = pipeline.run(ranker, list(queries), view, answers=answers,
                                        answer_limit=answer_limit, answerer=self._answerer_for(ix))
         return [Response(q, r) for q, r in zip(queries, results)]
 
@@ -241,7 +242,7 @@ class Engine:
                 raise NotFound(str(UnknownArticle(f"no article with id {article_id!r} in the index; ids are "
                                                   "shown in search results (e.g. byline search QUERY -o ids)")))
             with self._reading(ix):
-                results = similar(Ranker(ix, options), article_id, view,
+                results = similar(Ranker(ix, ix.calibration.ranked(options)), article_id, view,
                                   Clusters(ix.store) if view.collapse else None)
         return Response(f"like {article_id}", results, {"like": article_id})
 

@@ -118,7 +118,7 @@ def timeline(
     try:
         options = search_options(mode, FETCH_ALL, source, since, until, DEFAULT_FUSION)
         ix = OpenIndex(index_dir(index), model)
-        [results] = search_many(Ranker(ix, options), [query], view_from(collapse, "date", False, 30.0))
+        [results] = search_many(Ranker(ix, ix.calibration.ranked(options)), [query], view_from(collapse, "date", False, 30.0))
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, IndexProblem) as exc:

@@ -13,63 +13,65 @@ from typing import TYPE_CHECKING
 from index.store import StoredArticle
 from search.ranking import aggregate, feedback, fusion, negation, sentence_scores
 from search.retrieval import lexical
+from search.calibration import DEFAULT
 from search.retrieval.backend import Candidates, Retriever
-from search.ranking.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
 from search.retrieval.filters import Filters
-from search.ranking.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
+from search.ranking.fusion import DEFAULT_FUSION
 from search.ranking.questions import is_question
 
 if TYPE_CHECKING:
     from search.retrieval.opened import OpenIndex
 
 MODES = ("hybrid", "lexical", "semantic")
+_TUNED = DEFAULT.ranking  # search/calibrations/minilm.json; the engine applies the index's model's own
 MAX_DEPTH = 20_000  # chunks: the deepest a query is retrieved again to find k articles
 FUSIONS = ("rrf", "convex")
 
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """How to rank. Defaults are the best measured settings (docs/quality.md)."""
+    """How to rank. The tuned fields default to minilm's calibration (search/calibration.py);
+    the engine applies the calibration of the index's model."""
 
     mode: str = "hybrid"
     k: int = 10
     filters: Filters = field(default_factory=Filters)
     fusion: str = DEFAULT_FUSION
-    rrf_k: float = DEFAULT_RRF_K
-    semantic_weight: float = DEFAULT_SEMANTIC_WEIGHT  # share of the semantic side, both fusions
-    question_weight: float = DEFAULT_QUESTION_WEIGHT  # the same, for natural questions
-    feedback_articles: int = DEFAULT_FEEDBACK_ARTICLES  # query feedback from the top N (0: off)
-    feedback_weight: float = DEFAULT_FEEDBACK_WEIGHT
+    rrf_k: float = _TUNED["rrf_k"]
+    semantic_weight: float = _TUNED["semantic_weight"]  # share of the semantic side, both fusions
+    question_weight: float = _TUNED["question_weight"]  # the same, for natural questions
+    feedback_articles: int = _TUNED["feedback_articles"]  # query feedback from the top N (0: off)
+    feedback_weight: float = _TUNED["feedback_weight"]
     depth: int = 100  # chunks (and whole articles) fetched from each retriever, at least
-    decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
+    decay: float = _TUNED["decay"]  # chunk-to-article aggregation (see aggregate.to_articles)
     bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)
     # The lexical article ranking: "article" (whole-article BM25F, the article index),
     # "passage" (an article's best passage), or "both" (the two fused by RRF).
-    lexical_unit: str = "article"
+    lexical_unit: str = _TUNED["lexical_unit"]
     # When query feedback runs: "agree" (a non-question whose lexical and semantic top articles
     # are the same), "strong" (a non-question whose lexical strength, see below, reaches
     # `feedback_strength`, or "agree"), "non-question" (every non-question), "off".
-    feedback_gate: str = "strong"
-    feedback_strength: float = 0.3
+    feedback_gate: str = _TUNED["feedback_gate"]
+    feedback_strength: float = _TUNED["feedback_strength"]
     # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
-    lexical_confidence: float = 0.15
+    lexical_confidence: float = _TUNED["lexical_confidence"]
     # Sentence evidence (search/ranking/sentence_scores.py): the top `sentence_depth` articles of each
     # side are re-scored on the semantic side by (1 - s - l) * best passage + s * best sentence
     # + l * lead sentence.
     # Hybrid mode only, unless `semantic_evidence`: the modes lexical and semantic are each
     # retriever alone.
-    sentence_depth: int = 30
-    sentence_weight: float = 0.1
-    lead_weight: float = 0.3
+    sentence_depth: int = _TUNED["sentence_depth"]
+    sentence_weight: float = _TUNED["sentence_weight"]
+    lead_weight: float = _TUNED["lead_weight"]
     semantic_evidence: bool = False
     # The lead counts in collections whose leads summarise their articles (news; not science
     # abstracts): lead_weight * min(1, max(0, the index's lead centrality / lead_ramp))
     # (index/profile.py); 0: the full lead weight in every collection.
-    lead_ramp: float = 0.03
+    lead_ramp: float = _TUNED["lead_ramp"]
     # Negated phrases (search/ranking/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
-    negation_depth: int = 5
+    negation_depth: int = _TUNED["negation_depth"]
 
 
 @dataclass
@@ -100,7 +102,9 @@ class _Side:
 class Ranker:
     """Answers queries against one open index; reuse it to answer many."""
 
-    def __init__(self, index: OpenIndex, options: SearchOptions = SearchOptions()):
+    def __init__(self, index: OpenIndex, options: SearchOptions | None = None):
+        """`options`: as given; by default the tuned ones of the index's model (its calibration)."""
+        options = options if options is not None else index.calibration.ranked(SearchOptions())
         if options.mode not in MODES:
             raise ValueError(f"unknown mode {options.mode!r}; choose one of {', '.join(MODES)}")
         if options.fusion not in FUSIONS:

@@ -21,9 +21,11 @@ from index.embedder import Embedder, ModelNotFound, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from index.store import ArticleStore
+from search import calibration
 from search.retrieval.pinned import PinnedFolder
 
 if TYPE_CHECKING:
+    from search.calibration import Calibration
     from search.retrieval.backend import Backend
 
 _REPAIR = "check it with: byline doctor (and byline doctor --repair rebuilds it from the article store)"
@@ -70,6 +72,11 @@ class OpenIndex:
         from search.retrieval.milvus import MilvusIndex
 
         return MilvusIndex(self.manifest.milvus_uri, self.manifest.milvus_collection, self.manifest.dimension)
+
+    @cached_property
+    def calibration(self) -> Calibration:
+        """The tuned values of the index's model (search/calibrations/; minilm's when it has none)."""
+        return calibration.for_model(self.manifest.model_name)
 
     @cached_property
     def backend(self) -> Backend:
