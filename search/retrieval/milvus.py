@@ -158,7 +158,7 @@ def engine_hybrid(index, queries: list[str], matrix, limit: int, filters: Filter
                   ranker: str = "rrf", rrf_k: int = 60, weights: tuple[float, float] = (0.35, 0.65)) -> list[list[tuple[str, float]]]:
     """The engine's own fusion: `hybrid_search` of the BM25 and dense passage searches with
     RRFRanker (or WeightedRanker), one hit per article (group_by_field). Articles, best first;
-    measured against byline's fusion by scripts/evaluate_milvus.py."""
+    measured against byline's fusion by scripts/research/evaluate_milvus.py."""
     from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
     mx: MilvusIndex = index.milvus
