@@ -90,3 +90,9 @@ class Backend(ABC):
     def sentence_vectors(self, article_ids: list[str]) -> dict:
         """Per article, (sentence offsets, one vector a sentence), as stored at ingest."""
         return self.store.sentence_vectors(article_ids)
+
+
+def allowed_chunks(store, filters: Filters) -> list[int] | None:
+    """The chunk ids the filters allow, from the article store (None: no filter), for a backend
+    whose vector search takes a list of ids."""
+    return store.chunk_ids_where(list(filters.sources), filters.since, filters.until) if filters.active else None

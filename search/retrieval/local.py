@@ -10,7 +10,7 @@ from functools import cached_property
 
 from index import vectors
 from search.retrieval import bm25, lexical, semantic
-from search.retrieval.backend import Backend, Candidates, Frequencies, Hits, Retriever
+from search.retrieval.backend import Backend, Candidates, Frequencies, Hits, Retriever, allowed_chunks
 from search.retrieval.filters import Filters
 
 
@@ -51,8 +51,7 @@ class LocalRetriever(Retriever):
 
     @cached_property
     def _allowed(self) -> list[int] | None:
-        f = self.filters
-        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
+        return allowed_chunks(self.index.store, self.filters)
 
     def candidates(self, queries: list[str], depth: int) -> list[Candidates]:
         for q in queries:

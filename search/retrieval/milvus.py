@@ -5,7 +5,7 @@ searches and output are byline's, unchanged. Stored passage vectors are read fro
 store, the source of truth.
 
 Also `MilvusLexical`, the stand-in an open Milvus-backed index offers where a local one offers
-Whoosh (the query schema and passage document frequencies).
+Whoosh (the query schema).
 Queries are plain words on this backend: Whoosh's query syntax (phrases, AND/NOT, fields,
 wildcards) is parsed for highlighting only; the engine's BM25 sees the words.
 """
@@ -18,7 +18,7 @@ from functools import cached_property
 from index import lexical as index_lexical
 from index.milvus_backend import Collections, connect, ensure_collections, quoted
 from search.retrieval import lexical
-from search.retrieval.backend import Backend, Candidates, Frequencies, Hits, Retriever
+from search.retrieval.backend import Backend, Candidates, Frequencies, Hits, Retriever, allowed_chunks
 from search.retrieval.filters import Filters
 
 MAX_LIMIT = 16_384  # Milvus's largest top-k
@@ -93,8 +93,7 @@ class MilvusRetriever(Retriever):
 
     @cached_property
     def _allowed(self) -> list[int] | None:
-        f = self.filters
-        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until) if f.active else None
+        return allowed_chunks(self.index.store, self.filters)
 
     def candidates(self, queries: list[str], depth: int, group: bool = False) -> list[Candidates]:
         """Lexical and semantic chunk hits and the whole-article BM25 hits, from the engine.
@@ -195,11 +194,8 @@ class _Frequencies:
 
 
 class MilvusLexical:
-    """What answers and query parsing ask of the lexical index, on the Milvus backend."""
+    """What query checking asks of the lexical index (its schema), on the Milvus backend."""
 
     def __init__(self, milvus: MilvusIndex):
         self.milvus = milvus
         self.schema = index_lexical.schema()
-
-    def reader(self) -> _Frequencies:
-        return _Frequencies(self.milvus)
