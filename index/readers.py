@@ -31,7 +31,7 @@ MAX_FEED_BYTES = 256 * 1024 * 1024  # a feed file is parsed whole
 # One article is never this long; a bigger .txt/.md/.html file is a log or a dump, not news.
 # The limit also bounds each JSON Lines record.
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
-# Caps measured with scripts/measure_inputs.py (docs/performance.md): html.parser takes ~55 us and
+# Caps measured with scripts/research/measure_inputs.py (docs/performance.md): html.parser takes ~55 us and
 # ~1.2 KB per element (50,000: 2.6 s, 83 MB; the 900,000 <p> of a 8.6 MB page: 43 s, 1 GB); an
 # article's text is embedded at ~68 passages/s, ~750 characters a passage, so 200,000 characters
 # (8x the longest BBC article) take ~4 s where a 9.9 MB text file took 10,500 passages.

@@ -119,8 +119,6 @@ def needs_rebuild(ix, live: int) -> bool:
 
 def vectors_of(ix, ids: list[int]) -> np.ndarray:
     """The stored vectors of these chunk ids, one row each (all must be in the index)."""
-    if getattr(ix, "external", False):  # another engine's index (search.retrieval.milvus)
-        return ix.vectors_of(ids)
     if not ids:
         return np.zeros((0, ix.d), dtype="float32")
     return np.stack([ix.reconstruct(int(i)) for i in ids]).astype("float32")
@@ -128,8 +126,6 @@ def vectors_of(ix, ids: list[int]) -> np.ndarray:
 
 def search(ix, queries: np.ndarray, k: int, allowed_ids: list[int] | None = None):
     """Top-k (scores, ids) per query row; `allowed_ids` restricts the search (filters)."""
-    if getattr(ix, "external", False):
-        return ix.search(queries, k, allowed_ids)
     faiss = _faiss()
     # One thread: OpenMP's second thread costs more than it saves for a handful of queries,
     # badly so when the other core is busy (36 ms instead of 1.5 ms at 10k vectors).

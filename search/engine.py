@@ -205,7 +205,7 @@ class Engine:
         from search.ranking.floor import FloorParams
         from search.ranking.ranker import Ranker
         from search.retrieval import fields
-        from search.retrieval.filters import restrict
+        from search.retrieval.fields import restrict
 
         for q in queries:
             check_query(q)
@@ -227,8 +227,9 @@ class Engine:
                 for (clauses, only_fields), members in groups.items():
                     o = restrict(options, ix, clauses) if clauses else options
                     # A query of field clauses alone: every article they allow is evidence.
-                    floor = FloorParams() if request.floor and not only_fields else None
-                    ranked = pipeline.run(Ranker(ix, o), [split[i].text for i in members], view, answers=answers,
+                    floor = ix.calibration.floored(FloorParams()) if request.floor and not only_fields else None
+                    ranker = Ranker(ix, ix.calibration.ranked(o))  # the tuned values of the index's model
+                    ranked = pipeline.run(ranker, [split[i].text for i in members], view, answers=answers,
                                           answer_limit=answer_limit, answerer=self._answerer_for(ix), floor=floor)
                     for i, r in zip(members, ranked):
                         results[i] = r
@@ -305,7 +306,7 @@ class Engine:
                 raise NotFound(str(UnknownArticle(f"no article with id {article_id!r} in the index; ids are "
                                                   "shown in search results (e.g. byline search QUERY -o ids)")))
             with self._reading(ix):
-                results = similar(Ranker(ix, options), article_id, view,
+                results = similar(Ranker(ix, ix.calibration.ranked(options)), article_id, view,
                                   Clusters(ix.store) if view.collapse else None)
         return Response(f"like {article_id}", results, {"like": article_id})
 

@@ -8,6 +8,7 @@ from search.retrieval.filters import Filters
 from search.retrieval.lexical import QuerySyntaxError
 from search.retrieval.opened import OpenIndex
 from search.ranking.ranker import Ranker, SearchOptions
+from search.rendering import highlight
 
 from index.documents import Article
 from index.readers import read_paths
@@ -42,7 +43,7 @@ def test_result_carries_metadata_and_highlighted_passage(index):
     [top] = Ranker(index, SearchOptions(k=1)).search(QUESTION)
     assert top.rank == 1 and top.score > 0
     assert top.article.title and top.article.date and top.article.path
-    words = {top.passage[s:e].lower() for s, e in top.highlights}
+    words = {top.passage[s:e].lower() for s, e in highlight.spans(top.passage, top.terms)}
     assert "preconditions" in words or "talks" in words
 
 

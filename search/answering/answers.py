@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from index.chunker import sentence_spans
 from search.answering import features
 from search.answering import attribution
+from search.calibration import DEFAULT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,18 +41,21 @@ if TYPE_CHECKING:
 VECTOR_SOURCES = ("stored", "query", "none")
 
 
+_TUNED = DEFAULT.answers  # search/calibrations/minilm.json; the engine applies the index's model's own
+
+
 @dataclass(frozen=True)
 class AnswerWeights:
-    """How the signals add up; defaults are the tuned ones (docs/quality.md)."""
+    """How the signals add up; defaults are minilm's tuned ones (search/calibration.py)."""
 
-    semantic: float = 1.0
-    lexical: float = 0.3
-    lead: float = 0.25
-    second: float = 0.06  # the second sentence (often the lead's detail)
-    cue: float = 0.1
-    centre: float = 0.0  # share of the article's mean sentence vector removed before the cosine
-    threshold: float = 0.25  # evidence below this: no answer
-    join_margin: float = 0.0  # join a neighbour of about the same length scoring within this (0: never)
+    semantic: float = _TUNED["semantic"]
+    lexical: float = _TUNED["lexical"]
+    lead: float = _TUNED["lead"]
+    second: float = _TUNED["second"]  # the second sentence (often the lead's detail)
+    cue: float = _TUNED["cue"]
+    centre: float = _TUNED["centre"]  # share of the article's mean sentence vector removed before the cosine
+    threshold: float = _TUNED["threshold"]  # evidence below this: no answer
+    join_margin: float = _TUNED["join_margin"]  # join a neighbour of about the same length scoring within this (0: never)
 
 
 @dataclass
@@ -86,19 +90,20 @@ class Scored:
 class Answerer:
     """Finds answers in one open index; reuse it for many queries (it caches stems and idf)."""
 
-    def __init__(self, index: OpenIndex, weights: AnswerWeights = AnswerWeights(), vectors: str = "stored"):
-        """`vectors`: "stored" (those stored at ingest; articles without them are scored without
+    def __init__(self, index: OpenIndex, weights: AnswerWeights | None = None, vectors: str = "stored"):
+        """`weights`: as given; by default the tuned ones of the index's model (its calibration).
+        `vectors`: "stored" (those stored at ingest; articles without them are scored without
         meaning), "query" (every sentence encoded on its own now), "none" (words, place, cues)."""
         if vectors not in VECTOR_SOURCES:
             raise ValueError(f"unknown sentence vectors {vectors!r}; choose one of {', '.join(VECTOR_SOURCES)}")
         self.index = index
-        self.weights = weights
+        self.weights = weights if weights is not None else index.calibration.answering(AnswerWeights())
         self.vectors = vectors
         self.stems = features.Stemmer()
 
     @cached_property
     def _idf(self) -> features.Idf:
-        return features.Idf(self.index.lexical)
+        return features.Idf(self.index.backend.frequencies())
 
     def attach(self, query: str, vector, results: list[Result], limit: int | None = None) -> None:
         """Set `answer` on the first `limit` results (all by default): an AnswerSentence, or None
@@ -127,7 +132,7 @@ class Answerer:
         elif self.vectors == "query":
             stored = self._encode(texts, [a for a in article_ids if a in texts])
         else:
-            stored = store.sentence_vectors(article_ids)
+            stored = self.index.backend.sentence_vectors(article_ids)
         terms = features.query_terms(query) if terms is None else terms
         idf = self._idf.weights(terms)
         question = features.question_kind(query)

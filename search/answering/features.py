@@ -38,8 +38,9 @@ class Stemmer:
 class Idf:
     """Inverse document frequency of stemmed words over the lexical index's passages."""
 
-    def __init__(self, lexical_index):
-        self._reader = lexical_index.reader()
+    def __init__(self, frequencies):
+        """`frequencies`: the backend's (search/retrieval/backend.py Frequencies)."""
+        self._reader = frequencies
         self._n = max(self._reader.doc_count(), 1)
         self._cache: dict[str, float] = {}
 

@@ -110,7 +110,7 @@ def timeline(
     from search.retrieval.opened import OpenIndex
     from search.ranking.ranker import Ranker
     from search.stories.view import FETCH_ALL, search_many
-    from search.retrieval.filters import with_fields
+    from search.retrieval.fields import with_fields
 
     if unit not in tl.UNITS:
         fail(f"unknown --by {unit!r}; choose one of {', '.join(tl.UNITS)}")
@@ -120,7 +120,7 @@ def timeline(
         options = search_options(mode, FETCH_ALL, source, since, until, DEFAULT_FUSION)
         ix = OpenIndex(index_dir(index), model)
         options, text = with_fields(ix, options, query)  # source:"..." and the other fields filter
-        [results] = search_many(Ranker(ix, options), [text], view_from(collapse, "date", False, 30.0))
+        [results] = search_many(Ranker(ix, ix.calibration.ranked(options)), [text], view_from(collapse, "date", False, 30.0))
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, IndexProblem) as exc:

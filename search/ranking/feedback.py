@@ -3,7 +3,7 @@
 A claim or a few keywords are often worded unlike the passages that support them. After a first
 hybrid ranking, the best semantic passage of each of the top articles stands for what the user
 wants: the query vector moves towards their mean and FAISS is searched a second time. Measured
-on the tuning splits (docs/quality.md): two articles at weight 1.0 lift hybrid nDCG@10 on
+on the tuning splits (docs/quality.md): two articles at weight 1.0 (search/calibrations/) lift hybrid nDCG@10 on
 SciFact and NFCorpus; applied to natural questions it hurts (one specific answer, and a wrong
 first guess pulls the second search off course), so the ranker skips it for them.
 """
@@ -11,9 +11,6 @@ first guess pulls the second search off course), so the ranker skips it for them
 from __future__ import annotations
 
 import numpy as np
-
-DEFAULT_FEEDBACK_ARTICLES = 2
-DEFAULT_FEEDBACK_WEIGHT = 1.0
 
 
 def feedback_chunks(ranked_articles: list[str], best_semantic_chunk: dict[str, int], count: int) -> list[int]:

@@ -11,11 +11,9 @@ from collections.abc import Sequence
 
 Ranking = Sequence[tuple[str, float]]  # (id, score), best first
 
-# The defaults, chosen on the tuning splits (docs/quality.md).
+# The fusion a request uses unless it names one (docs/quality.md); its weights and k are tuned
+# per model (search/calibrations/).
 DEFAULT_FUSION = "rrf"
-DEFAULT_SEMANTIC_WEIGHT = 0.65
-DEFAULT_QUESTION_WEIGHT = DEFAULT_SEMANTIC_WEIGHT  # for natural questions (search/ranking/questions.py); 0.7 measured 0.001 worse
-DEFAULT_RRF_K = 2.0
 
 
 def rrf(rankings: Sequence[Ranking], k: float = 60.0, weights: Sequence[float] | None = None) -> dict[str, float]:

@@ -11,67 +11,67 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from index.store import StoredArticle
-from index import vectors
 from search.ranking import aggregate, feedback, fusion, negation, sentence_scores
-from search.retrieval import bm25, lexical, semantic
-from search.rendering import highlight
-from search.ranking.feedback import DEFAULT_FEEDBACK_ARTICLES, DEFAULT_FEEDBACK_WEIGHT
+from search.retrieval import lexical
+from search.calibration import DEFAULT
+from search.retrieval.backend import Candidates, Retriever
 from search.retrieval.filters import Filters
-from search.ranking.fusion import DEFAULT_FUSION, DEFAULT_QUESTION_WEIGHT, DEFAULT_RRF_K, DEFAULT_SEMANTIC_WEIGHT
-from search.retrieval.opened import OpenIndex
+from search.ranking.fusion import DEFAULT_FUSION
 from search.ranking.questions import is_question
 
 if TYPE_CHECKING:
-    import numpy as np
+    from search.retrieval.opened import OpenIndex
 
 MODES = ("hybrid", "lexical", "semantic")
+_TUNED = DEFAULT.ranking  # search/calibrations/minilm.json; the engine applies the index's model's own
 MAX_DEPTH = 20_000  # chunks: the deepest a query is retrieved again to find k articles
 FUSIONS = ("rrf", "convex")
 
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """How to rank. Defaults are the best measured settings (docs/quality.md)."""
+    """How to rank. The tuned fields default to minilm's calibration (search/calibration.py);
+    the engine applies the calibration of the index's model."""
 
     mode: str = "hybrid"
     k: int = 10
     filters: Filters = field(default_factory=Filters)
     fusion: str = DEFAULT_FUSION
-    rrf_k: float = DEFAULT_RRF_K
-    semantic_weight: float = DEFAULT_SEMANTIC_WEIGHT  # share of the semantic side, both fusions
-    question_weight: float = DEFAULT_QUESTION_WEIGHT  # the same, for natural questions
-    feedback_articles: int = DEFAULT_FEEDBACK_ARTICLES  # query feedback from the top N (0: off)
-    feedback_weight: float = DEFAULT_FEEDBACK_WEIGHT
+    rrf_k: float = _TUNED["rrf_k"]
+    semantic_weight: float = _TUNED["semantic_weight"]  # share of the semantic side, both fusions
+    question_weight: float = _TUNED["question_weight"]  # the same, for natural questions
+    feedback_articles: int = _TUNED["feedback_articles"]  # query feedback from the top N (0: off)
+    feedback_weight: float = _TUNED["feedback_weight"]
     depth: int = 100  # chunks (and whole articles) fetched from each retriever, at least
-    decay: float = 0.0  # chunk-to-article aggregation (see aggregate.to_articles)
+    decay: float = _TUNED["decay"]  # chunk-to-article aggregation (see aggregate.to_articles)
     bm25: lexical.BM25Params = field(default_factory=lexical.BM25Params)
     # The lexical article ranking: "article" (whole-article BM25F, the article index),
     # "passage" (an article's best passage), or "both" (the two fused by RRF).
-    lexical_unit: str = "article"
+    lexical_unit: str = _TUNED["lexical_unit"]
     # When query feedback runs: "agree" (a non-question whose lexical and semantic top articles
     # are the same), "strong" (a non-question whose lexical strength, see below, reaches
     # `feedback_strength`, or "agree"), "non-question" (every non-question), "off".
-    feedback_gate: str = "strong"
-    feedback_strength: float = 0.3
+    feedback_gate: str = _TUNED["feedback_gate"]
+    feedback_strength: float = _TUNED["feedback_strength"]
     # Query-adaptive fusion: the lexical side's weight is scaled by min(1, strength / this), where
     # strength is its top article's score over the query's ceiling (bm25.Scorer.ceiling); 0: off.
-    lexical_confidence: float = 0.15
+    lexical_confidence: float = _TUNED["lexical_confidence"]
     # Sentence evidence (search/ranking/sentence_scores.py): the top `sentence_depth` articles of each
     # side are re-scored on the semantic side by (1 - s - l) * best passage + s * best sentence
     # + l * lead sentence.
     # Hybrid mode only, unless `semantic_evidence`: the modes lexical and semantic are each
     # retriever alone.
-    sentence_depth: int = 30
-    sentence_weight: float = 0.1
-    lead_weight: float = 0.3
+    sentence_depth: int = _TUNED["sentence_depth"]
+    sentence_weight: float = _TUNED["sentence_weight"]
+    lead_weight: float = _TUNED["lead_weight"]
     semantic_evidence: bool = False
     # The lead counts in collections whose leads summarise their articles (news; not science
     # abstracts): lead_weight * min(1, max(0, the index's lead centrality / lead_ramp))
     # (index/profile.py); 0: the full lead weight in every collection.
-    lead_ramp: float = 0.03
+    lead_ramp: float = _TUNED["lead_ramp"]
     # Negated phrases (search/ranking/negation.py): among the first `negation_depth` articles, those that
     # negate what the query negates ("without preconditions" / "no preconditions") go first.
-    negation_depth: int = 5
+    negation_depth: int = _TUNED["negation_depth"]
 
 
 @dataclass
@@ -81,31 +81,11 @@ class Result:
     article: StoredArticle
     passage: str
     chunk_id: int
-    terms: set[str] = field(default_factory=set, repr=False)
+    terms: set[str] = field(default_factory=set, repr=False)  # the query's words, highlighted when shown
     lexical_rank: int | None = None
     semantic_rank: int | None = None
     duplicates: list[StoredArticle] = field(default_factory=list)  # set by search/stories/collapse.py
     answer: object = None  # an answers.AnswerSentence, set after ranking by search/answering/answers.py
-
-    @property
-    def highlights(self) -> list[tuple[int, int]]:
-        """Character spans of the query's words in the passage (computed when shown)."""
-        return highlight.spans(self.passage, self.terms)
-
-
-@dataclass
-class Candidates:
-    """One query's chunk hits from each retriever, its analysed words for highlighting, its
-    embedding (for query feedback) and whether it reads as a natural question."""
-
-    lexical: list[tuple[int, float]]
-    semantic: list[tuple[int, float]]
-    terms: set[str]
-    vector: np.ndarray | None = None
-    question: bool = False
-    articles: list[tuple[str, float]] | None = None  # whole-article BM25F hits (None: no article index)
-    lexical_strength: float = 1.0  # top lexical article score / the query's ceiling (1: not measurable)
-    negated: frozenset[str] = frozenset()  # stems the query negates ("without preconditions")
 
 
 @dataclass
@@ -122,7 +102,9 @@ class _Side:
 class Ranker:
     """Answers queries against one open index; reuse it to answer many."""
 
-    def __init__(self, index: OpenIndex, options: SearchOptions = SearchOptions()):
+    def __init__(self, index: OpenIndex, options: SearchOptions | None = None):
+        """`options`: as given; by default the tuned ones of the index's model (its calibration)."""
+        options = options if options is not None else index.calibration.ranked(SearchOptions())
         if options.mode not in MODES:
             raise ValueError(f"unknown mode {options.mode!r}; choose one of {', '.join(MODES)}")
         if options.fusion not in FUSIONS:
@@ -131,31 +113,14 @@ class Ranker:
         self.options = options
 
     @cached_property
-    def _searcher(self):
-        return self.index.lexical.searcher(weighting=lexical.weighting(self.options.bm25))
-
-    @cached_property
-    def _scorer(self) -> bm25.Scorer:
-        return lexical.plain_scorer(self._searcher, self.options.filters)
-
-    @cached_property
-    def _article_searcher(self):
-        ix = self.index.article_lexical
-        return ix.searcher(weighting=lexical.weighting(self.options.bm25)) if ix is not None else None
-
-    @cached_property
-    def _article_scorer(self) -> bm25.Scorer | None:
-        s = self._article_searcher
-        return lexical.plain_scorer(s, self.options.filters) if s is not None else None
+    def retriever(self) -> Retriever:
+        """The index's backend (search/retrieval/backend.py) with this ranking's settings."""
+        o = self.options
+        return self.index.backend.retriever(o.mode, o.filters, o.bm25)
 
     def _depth(self, k: int | None = None) -> int:
         """How many chunks and articles each retriever fetches: enough for k articles."""
         return max(self.options.depth, 3 * (k or self.options.k))
-
-    @cached_property
-    def _allowed(self) -> list[int] | None:
-        f = self.options.filters
-        return self.index.store.chunk_ids_where(list(f.sources), f.since, f.until, f.articles) if f.active else None
 
     def search(self, query: str) -> list[Result]:
         return self.search_many([query])[0]
@@ -182,45 +147,17 @@ class Ranker:
         return out
 
     def retrieve(self, queries: list[str], depth: int | None = None) -> list[Candidates]:
-        """Both retrievers' chunk hits for each query (what `rank` fuses); computing them once
-        lets an evaluation try many fusion settings cheaply."""
-        if self.index.manifest.backend == "milvus":  # the same candidates, from the engine
-            from search.retrieval import milvus as milvus_retrieval
+        """Both retrievers' chunk hits for each query (what `rank` fuses), and how the query
+        reads (a question; what it negates); computing them once lets an evaluation try many
+        fusion settings cheaply."""
+        return self.read(queries, self.retriever.candidates(list(queries), depth or self._depth()))
 
-            return milvus_retrieval.retrieve(self, queries, depth or self._depth())
-        mode = self.options.mode
-        for q in queries:
-            lexical.check_length(q)
-        parsed = [lexical.parse_query(q, self.index.lexical.schema) if mode != "semantic" else None
-                  for q in queries]
-        depth = depth or self._depth()
-        semantic_hits: list[list[tuple[int, float]]] = [[] for _ in queries]
-        matrix = [None] * len(queries)
-        if mode != "lexical":
-            vector_index = self.index.vectors  # opened before the model loads: one generation
-            matrix = self.index.embedder.encode_queries(list(queries))
-            semantic_hits = semantic.search_chunks(vector_index, matrix, depth, self._allowed)
-        out = []
-        for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):
-            lex_hits = lexical.search_chunks(self._searcher, q, depth, self.options.filters,
-                                              self._scorer) if q else []
-            articles, strength = self._article_hits(q, depth) if q else (None, 1.0)
-            terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
-            out.append(Candidates(lex_hits, vec_hits, terms, vector, is_question(query), articles, strength,
-                                  frozenset(negation.negated_terms(query))))
-        return out
-
-    def _article_hits(self, q, depth: int) -> tuple[list[tuple[str, float]] | None, float]:
-        """Whole-article BM25F hits, and how strongly the best of them matched the query."""
-        searcher = self._article_searcher
-        if searcher is None:
-            return None, 1.0
-        hits = lexical.search_articles(searcher, q, depth, self.options.filters, self._article_scorer)
-        terms = bm25.plain_terms(q, lexical.SEARCH_FIELDS)
-        if not hits or terms is None:
-            return hits, 1.0 if hits else 0.0
-        ceiling = self._article_scorer.ceiling(terms)
-        return hits, min(1.0, hits[0][1] / ceiling) if ceiling > 0 else 0.0
+    @staticmethod
+    def read(queries: list[str], found: list[Candidates]) -> list[Candidates]:
+        """The candidates with how each query reads: a natural question, what it negates."""
+        for query, c in zip(queries, found):
+            c.question, c.negated = is_question(query), frozenset(negation.negated_terms(query))
+        return found
 
     def rank(self, candidates: Candidates, options: SearchOptions | None = None) -> list[Result]:
         """Aggregate and fuse one query's candidates into ranked articles.
@@ -301,7 +238,7 @@ class Ranker:
         if lex is not None:
             pool += [a.article_id for a in lex.articles[:o.sentence_depth]]
         pool = list(dict.fromkeys(pool))
-        found = sentence_scores.evidence(self.index.store, query_vector, pool)
+        found = sentence_scores.evidence(self.index.backend, query_vector, pool)
         ranking = sentence_scores.combine([(a.article_id, a.score) for a in vec.articles], found,
                                           o.sentence_weight, o.lead_weight * self._lead_share(o))
         chunk_of = {a.article_id: a.best_chunk for a in vec.articles}
@@ -314,8 +251,8 @@ class Ranker:
         first = [a for a, _ in fusion.ranked(_fuse(lex, vec, o, weight))]
         best = {a.article_id: a.best_chunk for a in vec.articles}
         chunk_ids = feedback.feedback_chunks(first, best, o.feedback_articles)
-        moved = feedback.expand(query_vector, vectors.vectors_of(self.index.vectors, chunk_ids), o.feedback_weight)
-        return semantic.search_chunks(self.index.vectors, moved[None, :], self._depth(o.k), self._allowed)[0]
+        moved = feedback.expand(query_vector, self.retriever.passage_vectors(chunk_ids), o.feedback_weight)
+        return self.retriever.semantic_hits(moved[None, :], self._depth(o.k))[0]
 
 
 def _truncated(c: Candidates, depth: int) -> bool:

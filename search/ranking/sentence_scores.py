@@ -22,11 +22,11 @@ class SentenceEvidence:
     lead: float
 
 
-def evidence(store, query_vector: np.ndarray, article_ids: list[str]) -> dict[str, SentenceEvidence]:
+def evidence(backend, query_vector: np.ndarray, article_ids: list[str]) -> dict[str, SentenceEvidence]:
     """The evidence of each article that has stored sentence vectors (others are left out)."""
     if not article_ids:
         return {}
-    found = store.sentence_vectors(article_ids)
+    found = backend.sentence_vectors(article_ids)
     q = np.asarray(query_vector, dtype=np.float32)
     out = {}
     for article_id, (_, matrix) in found.items():

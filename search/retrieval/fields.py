@@ -101,3 +101,70 @@ def date_range(value: str) -> tuple[str | None, str | None]:
     if parsed is None:
         raise FieldError(f"date:{value} is not a date; use YYYY-MM-DD, YYYY-MM, YYYY or [FROM TO UNTIL]")
     return parsed, parsed
+
+
+def with_fields(index, options, query: str):
+    """(options, text to rank) for `query` on an open index: its field clauses
+    taken out and added to the options' filters. FieldError for
+    an unknown field."""
+    fq = split(query)
+    return (restrict(options, index, fq.clauses), fq.text) if fq.clauses else (options, query)
+
+
+def restrict(options, index, clauses):
+    """`options` (a SearchOptions) whose filters also allow only what `clauses` allow."""
+    from dataclasses import replace
+
+    return replace(options, filters=replace(options.filters, articles=allowed_articles(index, clauses)))
+
+
+def allowed_articles(index, clauses) -> frozenset[str]:
+    """The ids of the articles that a query's field clauses (above) allow,
+    on an open index: metadata from the article store, title/body words from Whoosh."""
+    rows = index.store.article_fields()  # (id, date, source, url, author)
+    allowed = {row[0] for row in rows}
+    by_field: dict[str, list] = {}
+    for c in clauses:
+        by_field.setdefault((c.name, c.negated), []).append(c.value)
+    for (name, negated), values in by_field.items():
+        if name in TEXT_FIELDS:
+            sets = [_with_words(index, name, v) for v in values]
+            matched = set.union(*sets) if negated else set.intersection(*sets)
+        else:
+            matched = {row[0] for row in rows if any(_meta_matches(name, v, row) for v in values)}
+        allowed = allowed - matched if negated else allowed & matched
+    return frozenset(allowed)
+
+
+def _meta_matches(name: str, value: str, row) -> bool:
+    _, date, source, url, author = row
+    if name == "source":
+        return (source or "").lower() == value.lower()
+    if name == "date":
+        low, high = date_range(value)
+        return bool(date) and (low is None or date >= low) and (high is None or date <= high)
+    held = url if name == "url" else author
+    return value.lower() in (held or "").lower()
+
+
+def _with_words(index, fieldname: str, value: str) -> set[str]:
+    """Articles whose title (or body) holds every analysed word of `value`."""
+    from whoosh import query as wq
+
+    from search.retrieval.lexical import analyse
+
+    words = sorted(analyse(value))
+    if not words:
+        return set(r[0] for r in index.store.article_fields())
+    if index.milvus is not None:  # no Whoosh index to ask: read the articles
+        texts = index.store.article_texts([r[0] for r in index.store.article_fields()], with_titles=True)
+        part = 0 if fieldname == "title" else 1
+        return {a for a, t in texts.items() if set(words) <= analyse(t[part])}
+    q = wq.And([wq.Term(fieldname, w) for w in words])
+    whole = index.article_lexical
+    if whole is not None:
+        with whole.searcher() as s:
+            return {s.stored_fields(d)["article_id"] for d in s.docs_for_query(q)}
+    with index.lexical.searcher() as s:
+        chunk_ids = [s.stored_fields(d)["chunk_id"] for d in s.docs_for_query(q)]
+    return {row.article_id for row in index.store.chunks(chunk_ids).values()}

@@ -1,11 +1,11 @@
-"""The Milvus backend's read side: the same `Candidates` the local retrievers produce, from the
-engine's own BM25 (sparse search over the `english`-analysed text) and dense search, with the
-filters as Milvus expressions, so ranking, answers, collapse, saved searches and output are
-byline's, unchanged.
+"""The Milvus backend's read side (search/retrieval/backend.py): the same `Candidates` the local
+backend produces, from the engine's own BM25 (sparse search over the `english`-analysed text) and
+dense search, with the filters as Milvus expressions, so ranking, answers, collapse, saved
+searches and output are byline's, unchanged. Stored passage vectors are read from the article
+store, the source of truth.
 
-Also the two small stand-ins an open Milvus-backed index offers where a local one offers Whoosh
-and FAISS: `MilvusVectors` (stored vectors and a filtered dense search, for query feedback and
-`similar`) and `MilvusLexical` (the query schema and passage document frequencies, for answers).
+Also `MilvusLexical`, the stand-in an open Milvus-backed index offers where a local one offers
+Whoosh (the query schema).
 Queries are plain words on this backend: Whoosh's query syntax (phrases, AND/NOT, fields,
 wildcards) is parsed for highlighting only; the engine's BM25 sees the words.
 """
@@ -14,16 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from index import lexical as index_lexical
 from index.milvus_backend import Collections, connect, ensure_collections, quoted
 from search.retrieval import lexical
+from search.retrieval.backend import Backend, Candidates, Frequencies, Hits, Retriever, allowed_chunks
 from search.retrieval.filters import Filters
-from search.ranking.questions import is_question
-
-if TYPE_CHECKING:
-    from search.ranking.ranker import Candidates, Ranker
 
 MAX_LIMIT = 16_384  # Milvus's largest top-k
 DF_LIMIT = 2_000  # document frequencies for answer scoring are counted up to this many passages
@@ -79,51 +75,91 @@ class MilvusIndex:
         return int(rows[0]["count(*)"])
 
 
-def retrieve(ranker: Ranker, queries: list[str], depth: int, group: bool = False) -> list[Candidates]:
-    """What `Ranker.retrieve` returns, from the engine: lexical and semantic chunk hits and the
-    whole-article BM25 hits. `group` asks for one passage per article (group_by_field) on both
-    passage searches, so `depth` counts articles instead of passages."""
-    from search.ranking.ranker import Candidates
+class MilvusBackend(Backend):
+    def __init__(self, index):
+        """`index`: the OpenIndex (search/retrieval/opened.py) of a Milvus-backed index."""
+        super().__init__(index.store)
+        self.index = index
 
-    o = ranker.options
-    mx: MilvusIndex = ranker.index.milvus
-    for q in queries:
-        lexical.check_length(q)
-    schema = index_lexical.schema()
-    parsed = [lexical.parse_query(q, schema) if o.mode != "semantic" else None for q in queries]
-    terms = [lexical.query_terms(p) if p is not None else lexical.analyse(q) for q, p in zip(queries, parsed)]
-    # A query with no indexable word (only stop words) finds nothing lexically, as on Whoosh.
-    worded = [i for i, t in enumerate(terms) if t and o.mode != "semantic"]
-    lex: list[list] = [[] for _ in queries]
-    art: list = [None if o.mode == "semantic" else [] for _ in queries]
-    if worded:
-        texts = [queries[i] for i in worded]
-        for i, hits in zip(worded, mx.search(mx.names.passages, texts, "sparse", depth, o.filters, group)):
-            lex[i] = [(int(cid), s) for cid, s in hits]
-        for i, hits in zip(worded, mx.search(mx.names.articles, texts, "sparse", depth, o.filters)):
-            art[i] = [(str(a), s) for a, s in hits]
-    vec: list[list] = [[] for _ in queries]
-    matrix = [None] * len(queries)
-    if o.mode != "lexical":
-        matrix = ranker.index.embedder.encode_queries(list(queries))
-        vec = [[(int(cid), s) for cid, s in hits]
-               for hits in mx.search(mx.names.passages, matrix.tolist(), "dense", depth, o.filters, group)]
-    return [Candidates(lex[i], vec[i], terms[i], matrix[i], is_question(queries[i]), art[i], 1.0)
-            for i in range(len(queries))]
+    def retriever(self, mode: str, filters: Filters, bm25: lexical.BM25Params) -> MilvusRetriever:
+        return MilvusRetriever(self.index, mode, filters)  # BM25 is the engine's own: no parameters
+
+    def frequencies(self) -> Frequencies:
+        return _Frequencies(self.index.milvus)
 
 
-def lexical_hits(mx: MilvusIndex, text: str, depth: int, filters: Filters) -> list[tuple[int, float]]:
-    """The engine's BM25 passage hits for plain words (`byline similar`)."""
-    if not lexical.analyse(text):
-        return []
-    return [(int(cid), s) for cid, s in mx.search(mx.names.passages, [text], "sparse", depth, filters)[0]]
+class MilvusRetriever(Retriever):
+    def __init__(self, index, mode: str, filters: Filters):
+        self.index, self.mode, self.filters = index, mode, filters
+        self.milvus: MilvusIndex = index.milvus
+
+    @cached_property
+    def _allowed(self) -> list[int] | None:
+        return allowed_chunks(self.index.store, self.filters)
+
+    def candidates(self, queries: list[str], depth: int, group: bool = False) -> list[Candidates]:
+        """Lexical and semantic chunk hits and the whole-article BM25 hits, from the engine.
+        `group` asks for one passage per article (group_by_field) on both passage searches, so
+        `depth` counts articles instead of passages (scripts/research/evaluate_milvus.py)."""
+        mx, mode = self.milvus, self.mode
+        for q in queries:
+            lexical.check_length(q)
+        schema = index_lexical.schema()
+        parsed = [lexical.parse_query(q, schema) if mode != "semantic" else None for q in queries]
+        terms = [lexical.query_terms(p) if p is not None else lexical.analyse(q) for q, p in zip(queries, parsed)]
+        # A query with no indexable word (only stop words) finds nothing lexically, as on Whoosh.
+        worded = [i for i, t in enumerate(terms) if t and mode != "semantic"]
+        lex: list[list] = [[] for _ in queries]
+        art: list = [None if mode == "semantic" else [] for _ in queries]
+        if worded:
+            texts = [queries[i] for i in worded]
+            for i, hits in zip(worded, mx.search(mx.names.passages, texts, "sparse", depth, self.filters, group)):
+                lex[i] = [(int(cid), s) for cid, s in hits]
+            for i, hits in zip(worded, mx.search(mx.names.articles, texts, "sparse", depth, self.filters)):
+                art[i] = [(str(a), s) for a, s in hits]
+        vec: list[list] = [[] for _ in queries]
+        matrix = [None] * len(queries)
+        if mode != "lexical":
+            matrix = self.index.embedder.encode_queries(list(queries))
+            vec = [[(int(cid), s) for cid, s in hits]
+                   for hits in mx.search(mx.names.passages, matrix.tolist(), "dense", depth, self.filters, group)]
+        return [Candidates(lex[i], vec[i], terms[i], matrix[i], articles=art[i], lexical_strength=1.0)
+                for i in range(len(queries))]
+
+    def lexical_hits(self, words: str, depth: int) -> Hits:
+        """The engine's BM25 passage hits for plain words."""
+        if not lexical.analyse(words):
+            return []
+        mx = self.milvus
+        return [(int(cid), s) for cid, s in mx.search(mx.names.passages, [words], "sparse", depth, self.filters)[0]]
+
+    def semantic_hits(self, query_vectors, depth: int) -> list[Hits]:
+        """A dense search restricted to the chunk ids the filters allow (as the local backend)."""
+        import numpy as np
+
+        if self._allowed is not None and not self._allowed:
+            return [[] for _ in range(len(query_vectors))]
+        expr = "" if self._allowed is None else f"id in [{','.join(str(int(i)) for i in self._allowed)}]"
+        found = self.milvus.client.search(self.milvus.names.passages, data=np.asarray(query_vectors).tolist(),
+                                          anns_field="dense", limit=min(depth, MAX_LIMIT), filter=expr,
+                                          search_params={"metric_type": "IP"})
+        return [[(int(hit["id"]), float(np.float32(hit["distance"]))) for hit in row] for row in found]
+
+    def passage_vectors(self, chunk_ids: list[int]):
+        """Read from the article store (the source of truth), not the engine."""
+        import numpy as np
+
+        ids = [int(i) for i in chunk_ids]
+        rows = dict(self.index.store._in_query("SELECT id, vector FROM chunks WHERE id IN ({})", ids))
+        return np.stack([np.frombuffer(rows[i], dtype=np.float32) for i in ids]).astype("float32") if ids else \
+            np.zeros((0, self.milvus.dimension), dtype="float32")
 
 
 def engine_hybrid(index, queries: list[str], matrix, limit: int, filters: Filters = Filters(),
                   ranker: str = "rrf", rrf_k: int = 60, weights: tuple[float, float] = (0.35, 0.65)) -> list[list[tuple[str, float]]]:
     """The engine's own fusion: `hybrid_search` of the BM25 and dense passage searches with
     RRFRanker (or WeightedRanker), one hit per article (group_by_field). Articles, best first;
-    measured against byline's fusion by scripts/evaluate_milvus.py."""
+    measured against byline's fusion by scripts/research/evaluate_milvus.py."""
     from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
     mx: MilvusIndex = index.milvus
@@ -145,41 +181,6 @@ def engine_hybrid(index, queries: list[str], matrix, limit: int, filters: Filter
     return out
 
 
-class MilvusVectors:
-    """What query feedback and `similar` ask of a vector index, on the Milvus backend: stored
-    vectors (read from the article store, the source of truth) and a dense search restricted
-    to allowed chunk ids. index.vectors delegates to it (`external`)."""
-
-    external = True
-
-    def __init__(self, milvus: MilvusIndex, store):
-        self.milvus, self.store = milvus, store
-        self.d = milvus.dimension
-
-    def vectors_of(self, ids: list[int]):
-        import numpy as np
-
-        ids = [int(i) for i in ids]
-        rows = dict(self.store._in_query("SELECT id, vector FROM chunks WHERE id IN ({})", ids))
-        return np.stack([np.frombuffer(rows[i], dtype=np.float32) for i in ids]).astype("float32") if ids else \
-            np.zeros((0, self.d), dtype="float32")
-
-    def search(self, queries, k: int, allowed_ids: list[int] | None = None):
-        import numpy as np
-
-        expr = "" if allowed_ids is None else f"id in [{','.join(str(int(i)) for i in allowed_ids)}]"
-        found = self.milvus.client.search(self.milvus.names.passages, data=np.asarray(queries).tolist(),
-                                          anns_field="dense", limit=min(k, MAX_LIMIT), filter=expr,
-                                          search_params={"metric_type": "IP"})
-        width = max((len(r) for r in found), default=0)
-        scores = np.full((len(found), width), -1.0, dtype="float32")
-        ids = np.full((len(found), width), -1, dtype="int64")
-        for i, row in enumerate(found):
-            for j, hit in enumerate(row):
-                scores[i, j], ids[i, j] = hit["distance"], hit["id"]
-        return scores, ids
-
-
 class _Frequencies:
     """A Whoosh-reader stand-in for answers' IDF: passage count and document frequencies."""
 
@@ -195,11 +196,8 @@ class _Frequencies:
 
 
 class MilvusLexical:
-    """What answers and query parsing ask of the lexical index, on the Milvus backend."""
+    """What query checking asks of the lexical index (its schema), on the Milvus backend."""
 
     def __init__(self, milvus: MilvusIndex):
         self.milvus = milvus
         self.schema = index_lexical.schema()
-
-    def reader(self) -> _Frequencies:
-        return _Frequencies(self.milvus)

@@ -14,13 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index import vectors
 from index.embedder import Embedder, ModelNotFound, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from index.store import ArticleStore
+from search import calibration
 from search.retrieval.pinned import PinnedFolder
+
+if TYPE_CHECKING:
+    from search.calibration import Calibration
+    from search.retrieval.backend import Backend
 
 _REPAIR = "check it with: byline doctor (and byline doctor --repair rebuilds it from the article store)"
 
@@ -70,6 +76,22 @@ class OpenIndex:
         return MilvusIndex(uri, self.manifest.milvus_collection, self.manifest.dimension)
 
     @cached_property
+    def calibration(self) -> Calibration:
+        """The tuned values of the index's model (search/calibrations/; minilm's when it has none)."""
+        return calibration.for_model(self.manifest.model_name)
+
+    @cached_property
+    def backend(self) -> Backend:
+        """Retrieval (search/retrieval/backend.py), chosen by the manifest: local or Milvus."""
+        if self.milvus is not None:
+            from search.retrieval.milvus import MilvusBackend
+
+            return MilvusBackend(self)
+        from search.retrieval.local import LocalBackend
+
+        return LocalBackend(self)
+
+    @cached_property
     def lexical(self):
         from whoosh.index import FileIndex
 
@@ -102,10 +124,9 @@ class OpenIndex:
 
     @cached_property
     def vectors(self):
+        """The FAISS index (None on Milvus, whose backend searches the engine's)."""
         if self.milvus is not None:
-            from search.retrieval.milvus import MilvusVectors
-
-            return MilvusVectors(self.milvus, self.store)
+            return None
         real = self.paths.vectors(self.generation)
         pinned = self._pinned.path(real.name)
         try:

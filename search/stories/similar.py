@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from index import vectors
-from search.retrieval import lexical, semantic
+from search.retrieval import lexical
+from search.retrieval.backend import Candidates
 from search.stories.clusters import Clusters
-from search.ranking.ranker import Candidates, Ranker, Result
+from search.ranking.ranker import Ranker, Result
 from search.stories.view import FETCH_ALL, View, arrange
 
 QUERY_WORDS = 120  # of the article's title and text, as its lexical query
@@ -28,7 +28,7 @@ class UnknownArticle(ValueError):
 
 def article_vector(ranker: Ranker, article_id: str) -> np.ndarray:
     ids = ranker.index.store.chunk_ids_of(article_id)
-    matrix = vectors.vectors_of(ranker.index.vectors, ids)
+    matrix = ranker.retriever.passage_vectors(ids)
     mean = matrix.mean(axis=0)
     return (mean / (np.linalg.norm(mean) or 1.0)).astype("float32")
 
@@ -46,16 +46,10 @@ def candidates_like(ranker: Ranker, article_id: str) -> Candidates:
     title, text = found
     o = ranker.options
     lex, vec = [], []
-    if o.mode != "semantic" and ranker.index.milvus is not None:  # the engine's BM25
-        from search.retrieval.milvus import lexical_hits
-
-        lex = lexical_hits(ranker.index.milvus, lexical_query(title, text), o.depth, o.filters)
-    elif o.mode != "semantic":
-        q = lexical.parse_query(lexical_query(title, text), ranker.index.lexical.schema)
-        lex = lexical.search_chunks(ranker._searcher, q, o.depth, o.filters, ranker._scorer)
+    if o.mode != "semantic":
+        lex = ranker.retriever.lexical_hits(lexical_query(title, text), o.depth)
     if o.mode != "lexical":
-        vec = semantic.search_chunks(ranker.index.vectors, article_vector(ranker, article_id)[None, :],
-                                     o.depth, ranker._allowed)[0]
+        vec = ranker.retriever.semantic_hits(article_vector(ranker, article_id)[None, :], o.depth)[0]
     # No query vector: query feedback is for short queries, not for a whole article.
     return Candidates(lex, vec, lexical.analyse(title), None, False)
 

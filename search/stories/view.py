@@ -14,12 +14,13 @@ from datetime import date
 
 from search.stories.clusters import Clusters
 from search.stories.collapse import collapse
-from search.ranking.ranker import Candidates, Ranker, Result, SearchOptions
+from search.ranking.ranker import Ranker, Result, SearchOptions
+from search.retrieval.backend import Candidates
 
 SORTS = ("relevance", "date")
 # An article is in the relevant set when its score is at least this share of the top score, by
 # mode (the score scales differ): the highest share that keeps 95% of the judged-relevant
-# articles found at a share of 0.2, on the 150 BBC questions (scripts/relevance_cut.py,
+# articles found at a share of 0.2, on the 150 BBC questions (scripts/research/relevance_cut.py,
 # docs/stories.md).
 RELEVANCE_CUT = {"hybrid": 0.4, "lexical": 0.4, "semantic": 0.7}
 DEFAULT_HALF_LIFE = 30.0  # days

@@ -1,6 +1,6 @@
-"""How long `byline doctor` takes on an index, part by part, and what that means at 100k articles.
+"""Question: how long does `byline doctor` take, part by part, and what would it take at 100k articles?
 
-    python scripts/doctor_time.py INDEX [--target-bytes 2.6e9] [--repeat 3]
+    python scripts/research/doctor_time.py INDEX [--target-bytes 2.6e9] [--repeat 3]
 
 Give a copy of an index (doctor only reads it). An index written before file checksums existed
 gets them at its next commit (e.g. `byline index rm NOTHING --index COPY`). Each part's time is
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from index import checksums, doctor  # noqa: E402
 from index.layout import IndexPaths  # noqa: E402

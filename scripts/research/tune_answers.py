@@ -1,4 +1,4 @@
-"""Tune and compare answer selection on the questions whose answering article is known.
+"""Question: which answer weights pick the judged sentence, given the right article?
 
 For every (question, answering article) of bbc_qa_dev and bbc_qa_dev2 (answers.jsonl), each
 sentence of the article is scored as search/answering/answers.py scores it, and the chosen answer is
@@ -12,7 +12,7 @@ how many answers are two sentences and their mean length in words; for the sente
 the index given (late-chunked at ingest: "span") and, with --own, for sentences encoded on
 their own at query time.
 
-    PYTHONPATH=. .venv/bin/python scripts/tune_answers.py ~/.cache/byline-eval-v2/bbc_news-200-1-int8-sent --own
+    PYTHONPATH=. .venv/bin/python scripts/research/tune_answers.py ~/.cache/byline-eval-v2/bbc_news-200-1-int8-sent --own
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import DATA, answer_matches, read_jsonl  # noqa: E402
+from testsets import DATA, answer_matches, read_jsonl  # noqa: E402
 from search.answering import features  # noqa: E402
 from search.answering.answers import Answerer, AnswerWeights  # noqa: E402
 from search.retrieval.opened import OpenIndex  # noqa: E402

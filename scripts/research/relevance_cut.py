@@ -1,13 +1,13 @@
-"""Choose the relevance cut of `--sort date`, `--recent` and `byline timeline` by measurement.
+"""Question: which relevance cut should `--sort date`, `--recent` and `byline timeline` use?
 
 The relevant set of a query is the ranked articles scoring at least CUT times the top score
 (search/stories/view.py, RELEVANCE_CUT by mode). For each CUT this prints, over the judged queries
 of the given sets, the share of judged-relevant articles inside the set (recall), the share of the set that is judged
 relevant (precision), F1 and the mean set size, in the default hybrid mode and in lexical mode.
 
-    .venv/bin/python scripts/relevance_cut.py bbc_qa_dev bbc_qa_dev2 --index INDEX
+    .venv/bin/python scripts/research/relevance_cut.py bbc_qa_dev bbc_qa_dev2 --index INDEX
 
-INDEX is an index of the sets' corpus (e.g. one scripts/evaluate.py cached).
+INDEX is an index of the sets' corpus (e.g. one scripts/research/evaluate.py cached).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from evaluate import load_set, sanitize  # noqa: E402
+from testsets import load_set, sanitize  # noqa: E402
 from search.retrieval.opened import OpenIndex  # noqa: E402
 from search.ranking.ranker import Ranker, SearchOptions  # noqa: E402
 from search.stories.view import FETCH_ALL, relevant  # noqa: E402

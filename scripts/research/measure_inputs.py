@@ -1,9 +1,9 @@
-"""How long one input file takes to read, by size and element count: the figures behind the
+"""Question: how long does one input file take to read, by size and element count? The figures behind the
 reader's caps (index/readers.py; docs/performance.md, "Caps on one input file").
 
 Each measurement runs in a fresh child process, which reports its time and peak memory.
 
-    python scripts/measure_inputs.py
+    python scripts/research/measure_inputs.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORDS = ("the minister said talks would resume next week after the vote in parliament on "
          "sanctions and trade ").split()
 

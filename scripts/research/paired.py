@@ -1,10 +1,10 @@
-"""Paired randomisation test between two variants of scripts/evaluate.py reports.
+"""Question: is the difference between two variants of evaluate.py reports more than noise? (a paired randomisation test)
 
 Every query of every report given counts once (nDCG@10 per query, stored by evaluate.py); the
 test flips the sign of each query's difference at random and counts how often the mean
 difference is at least as large as the one measured (two-sided).
 
-    .venv/bin/python scripts/paired.py runs/eval-scifact-tune.json runs/eval-nfcorpus-tune.json \\
+    .venv/bin/python scripts/research/paired.py runs/eval-scifact-tune.json runs/eval-nfcorpus-tune.json \\
         --a "hybrid rrf k=2 ..." --b "hybrid rrf k=2 ... agree=0.4/10 ..."
 
 Without --a/--b it lists the variant names the reports share.

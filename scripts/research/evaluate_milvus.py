@@ -1,11 +1,11 @@
-"""Quality parity and speed of the Milvus backend against the local one (docs/scale-out.md).
+"""Question: does the Milvus backend rank as well and as fast as the local one? (docs/scale-out.md)
 
 For each test set, two indexes of its corpus are built once under
 ~/.cache/byline-eval-milvus/ (or --cache DIR): a local one (Whoosh + FAISS) and a Milvus one
 (milvus-lite, the Milvus engine). The Milvus index is ingested for real with --ingest (for the
 ingest time; BBC News by default), else made from a copy of the local index's article store
 (the same passages and vectors; `doctor --repair` does the same sync), which saves the embedding
-time. Both are searched with the same SearchOptions, scored as scripts/evaluate.py scores
+time. Both are searched with the same SearchOptions, scored as scripts/research/evaluate.py scores
 (imported from it: load_set, sanitize, MEASURES, answer_scores), and on the Milvus index also:
 
 - `milvus grouped`: both passage searches with group_by_field="article_id" (depth counts articles);
@@ -15,7 +15,7 @@ time. Both are searched with the same SearchOptions, scored as scripts/evaluate.
 Warm query latency: the median and 90th percentile of one `search.pipeline.run` per query (the
 search command's work after start-up: retrieve, rank, collapse, answers), after one warm-up.
 
-    PYTHONPATH=. .venv/bin/python scripts/evaluate_milvus.py bbc_qa_dev bbc_qa_dev2 scifact nfcorpus
+    PYTHONPATH=. .venv/bin/python scripts/research/evaluate_milvus.py bbc_qa_dev bbc_qa_dev2 scifact nfcorpus
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from pathlib import Path
 import ir_measures
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate import MEASURES, answer_scores, corpus_folder, load_set, read_jsonl, sanitize  # noqa: E402
+from evaluate import MEASURES, answer_scores  # noqa: E402
+from testsets import corpus_folder, load_set, read_jsonl, sanitize  # noqa: E402
 
 from index.builder import Backend, add_articles, open_writer  # noqa: E402
 from index.chunker import ChunkingParams  # noqa: E402
@@ -48,7 +49,7 @@ from search.retrieval.opened import OpenIndex  # noqa: E402
 from search.ranking.ranker import Ranker, SearchOptions  # noqa: E402
 
 DEFAULT_CACHE = Path.home() / ".cache" / "byline-eval-milvus"
-K, DEPTH = 100, 300  # as scripts/evaluate.py
+K, DEPTH = 100, 300  # as scripts/research/evaluate.py
 LATENCY_QUERIES = 40
 
 
@@ -106,7 +107,7 @@ def byline_rows(index: OpenIndex, test, ids, texts, group: bool = False, prefix:
     ranker = Ranker(index, o)
     started = time.perf_counter()
     if group:
-        candidates = milvus_retrieval.retrieve(ranker, texts, DEPTH, group=True)
+        candidates = ranker.read(texts, ranker.retriever.candidates(texts, DEPTH, group=True))
     else:
         candidates = ranker.retrieve(texts)
     retrieve_s = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""Measure byline's retrieval quality on BEIR-style test collections.
+"""Question: how good are byline's rankings and answers on BEIR-style test collections?
 
 For each SET (a folder name under ../shared/data/, or any folder path) holding `corpus.jsonl`,
 `queries.jsonl` and `qrels.tsv`, this script builds a byline index of the corpus once (cached in
@@ -23,11 +23,11 @@ for NFCorpus); report figures from `--split test` only, and choose settings on `
 
 Reproduce (from the repository root):
 
-    .venv/bin/python scripts/evaluate.py scifact --split test --variants default
-    .venv/bin/python scripts/evaluate.py nfcorpus --split test --variants default
-    .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants fusion
-    .venv/bin/python scripts/evaluate.py scifact nfcorpus --split tune --variants all   # slow
-    .venv/bin/python scripts/evaluate.py bbc_qa_dev bbc_qa_dev2 --variants collapse --cache DIR
+    .venv/bin/python scripts/research/evaluate.py scifact --split test --variants default
+    .venv/bin/python scripts/research/evaluate.py nfcorpus --split test --variants default
+    .venv/bin/python scripts/research/evaluate.py scifact nfcorpus --split tune --variants fusion
+    .venv/bin/python scripts/research/evaluate.py scifact nfcorpus --split tune --variants all   # slow
+    .venv/bin/python scripts/research/evaluate.py bbc_qa_dev bbc_qa_dev2 --variants collapse --cache DIR
 
 `--variants collapse` also runs each mode with near-duplicates collapsed as `byline search` does
 (search/stories/view.py) and counts the top 10s holding two articles of one cluster; it needs an
@@ -42,19 +42,18 @@ and the precision of the passage vectors.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ir_measures
 from ir_measures import RR, R, nDCG
 
+from testsets import SANITIZER_NOTE, TestSet, answer_matches, corpus_folder, load_set, read_jsonl, sanitize
 from index import sentences
 from index.builder import Progress, add_articles, open_writer
 from index.chunker import ChunkingParams
@@ -69,119 +68,10 @@ from search.ranking.ranker import Ranker, SearchOptions
 from search.stories.clusters import Clusters
 from search.stories.view import View, present
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = Path.home() / ".cache" / "byline-eval"
 MEASURES = {"nDCG@10": nDCG @ 10, "R@100": R @ 100, "MRR@10": RR @ 10}
 K, DEPTH = 100, 300
-TUNE_SPLITS = ("train", "dev")
-
-_SYNTAX_CHARS = re.compile(r"[\"():*^~\[\]{}]|\?(?![\s?]|$)")
-_OPERATORS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
-SANITIZER_NOTE = ('queries sanitized in every mode: removed " ( ) : * ^ ~ [ ] { }, a ? inside a word, and '
-                  "the uppercase words AND OR NOT ANDNOT ANDMAYBE (a ? ending a word is punctuation to byline)")
-
-
-def sanitize(text: str) -> str:
-    """Strip Whoosh query syntax so a natural-language query is read as plain words."""
-    text = _OPERATORS.sub(" ", _SYNTAX_CHARS.sub(" ", text))
-    return " ".join(text.split())
-
-
-# --- data ------------------------------------------------------------------------------------
-
-@dataclass
-class TestSet:
-    name: str
-    folder: Path
-    split: str
-    queries_file: Path
-    qrels_file: Path
-    queries: dict[str, str]  # judged queries only, id -> text as given
-    qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
-    answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # qid -> {doc id: judged sentences}
-    kinds: dict[str, str] = field(default_factory=dict)  # qid -> kind (paraphrase, mixed, keyword)
-
-
-ANSWER_EVAL = DATA.parent / "tools" / "answer_eval.py"
-
-
-def answer_matches(returned: str, gold: str) -> bool:
-    """The judgement of ../shared/tools/answer_eval.py: `returned` holds >= 60% of the words of
-    the judged answer `gold` and is not much longer (imported from it, so the two never differ)."""
-    import importlib.util
-
-    module = sys.modules.get("byline_answer_eval")
-    if module is None:
-        if not ANSWER_EVAL.is_file():
-            sys.exit(f"evaluate: {ANSWER_EVAL} is missing; it scores answers")
-        spec = importlib.util.spec_from_file_location("byline_answer_eval", ANSWER_EVAL)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["byline_answer_eval"] = module
-    return module.matches(returned, gold)
-
-
-# Query sets that search another set's corpus.
-CORPUS_OF = {"bbc_qa_dev": "bbc_news", "bbc_qa_dev2": "bbc_news"}
-
-
-def locate(spec: str) -> Path:
-    folder = Path(spec).expanduser()
-    if not (folder / "queries.jsonl").is_file():
-        folder = DATA / spec
-    if not (folder / "queries.jsonl").is_file():
-        sys.exit(f"evaluate: no queries.jsonl in {spec!r} or {folder}")
-    return folder.resolve()
-
-
-def corpus_folder(folder: Path) -> Path:
-    """Where the set's corpus.jsonl is: its own folder, or the one CORPUS_OF names."""
-    if (folder / "corpus.jsonl").is_file():
-        return folder
-    other = folder.parent / CORPUS_OF.get(folder.name, "")
-    if (other / "corpus.jsonl").is_file():
-        return other
-    sys.exit(f"evaluate: no corpus.jsonl for {folder}")
-
-
-def split_files(folder: Path, split: str) -> tuple[Path, Path]:
-    if split == "test":
-        return folder / "queries.jsonl", folder / "qrels.tsv"
-    for name in TUNE_SPLITS:
-        if (folder / f"queries_{name}.jsonl").is_file() and (folder / f"qrels_{name}.tsv").is_file():
-            return folder / f"queries_{name}.jsonl", folder / f"qrels_{name}.tsv"
-    sys.exit(f"evaluate: {folder} has no tuning split (queries_train/dev.jsonl + qrels_train/dev.tsv)")
-
-
-def read_jsonl(path: Path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
-def load_set(spec: str, split: str, limit: int | None) -> TestSet:
-    folder = locate(spec)
-    queries_file, qrels_file = split_files(folder, split)
-    qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_file, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
-    records = [q for q in read_jsonl(queries_file) if str(q["_id"]) in qrels]
-    queries = {str(q["_id"]): q["text"] for q in records}
-    kinds = {str(q["_id"]): q["kind"] for q in records if q.get("kind")}
-    if limit:
-        queries = dict(list(queries.items())[:limit])
-    qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
-    kinds = {q: k for q, k in kinds.items() if q in queries}
-    answers: dict[str, dict[str, list[str]]] = {}
-    if split == "test" and (folder / "answers.jsonl").is_file():
-        for row in read_jsonl(folder / "answers.jsonl"):
-            if str(row["_id"]) in queries:
-                answers.setdefault(str(row["_id"]), {})[str(row["doc_id"])] = row["answers"]
-    return TestSet(folder.name, folder, split, queries_file, qrels_file, queries, qrels, answers, kinds)
-
 
 # --- index -----------------------------------------------------------------------------------
 
@@ -334,7 +224,7 @@ def variants(which: str) -> list[Variant]:
         grid += [replace(hybrid, feedback_strength=t) for t in (0.2, 0.4)]
         grid += [replace(hybrid, sentence_depth=d) for d in (20, 50)]
         return out[:3] + [Variant(fusion_name(o), o) for o in grid]
-    if which == "paired":  # the close calls of the second round, for scripts/paired.py
+    if which == "paired":  # the close calls of the second round, for scripts/research/paired.py
         grid = [replace(hybrid, lexical_confidence=0.2),
                 replace(hybrid, lexical_confidence=0.3), replace(hybrid, lead_ramp=0.0)]
         return out[:3] + [Variant(fusion_name(o), o) for o in grid]
@@ -401,7 +291,7 @@ class Row:
     seconds: float
     same_as: str | None = None
     extra: dict | None = None
-    per_query: dict | None = None  # nDCG@10 of each query, for paired tests (scripts/paired.py)
+    per_query: dict | None = None  # nDCG@10 of each query, for paired tests (scripts/research/paired.py)
 
 
 def evaluate(index: OpenIndex, test: TestSet, variant: Variant, cache: dict) -> Row:

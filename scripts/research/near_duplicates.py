@@ -1,8 +1,8 @@
-"""Measure near-duplicate clustering: quality on rewritten BBC articles, and its cost.
+"""Question: how well does near-duplicate clustering find rewritten BBC articles, and at what cost?
 
-    .venv/bin/python scripts/near_duplicates.py quality            # precision/recall, threshold sweep
-    .venv/bin/python scripts/near_duplicates.py cost --synthetic 10000
-    .venv/bin/python scripts/near_duplicates.py latency --index INDEX   # an index of bbc_news
+    .venv/bin/python scripts/research/near_duplicates.py quality            # precision/recall, threshold sweep
+    .venv/bin/python scripts/research/near_duplicates.py cost --synthetic 10000
+    .venv/bin/python scripts/research/near_duplicates.py latency --index INDEX   # an index of bbc_news
 
 `quality` rewrites a sample of BBC articles the way syndication does (a new headline, a changed
 lead sentence, an agency dateline and boilerplate, paragraphs dropped or reordered, the story cut
@@ -31,16 +31,17 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "scripts"))  # bench.py's synthesize()
 
+from testsets import DATA, read_jsonl  # noqa: E402
 from index import dedup  # noqa: E402
 from index.documents import Article  # noqa: E402
 from index.store import ArticleStore  # noqa: E402
 from search.stories.clusters import Clusters  # noqa: E402
 
-BBC = ROOT.parent / "shared" / "data" / "bbc_news"
+BBC = DATA / "bbc_news"
 DATELINES = ["LONDON (Reuters-style wire) -", "(AP-style agency) -", "NEW YORK, {day} -", "From our wire service:"]
 BOILERPLATE = [
     "This article was supplied by a news agency and is republished under licence.",
@@ -55,7 +56,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def load_bbc() -> list[dict]:
-    return [json.loads(line) for line in (BBC / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    return list(read_jsonl(BBC / "corpus.jsonl"))
 
 
 def exact_pairs() -> list[tuple[str, str]]:
@@ -218,8 +219,7 @@ def latency(args) -> None:
     from search.stories.view import View, search_many
 
     index = OpenIndex(args.index)
-    queries = [json.loads(line)["text"] for line in (ROOT.parent / "shared" / "data" / "bbc_qa_dev2" /
-                                                      "queries.jsonl").read_text().splitlines() if line.strip()]
+    queries = [q["text"] for q in read_jsonl(DATA / "bbc_qa_dev2" / "queries.jsonl")]
     queries = [re.sub(r"[^\w\s]", " ", q) for q in queries][:args.queries]
     for mode in ("hybrid", "lexical"):
         ranker = Ranker(index, SearchOptions(mode=mode, k=args.k))

@@ -1,0 +1,95 @@
+"""The local backend: Whoosh BM25F (passages and whole articles) and FAISS, in the index folder.
+
+Implements search/retrieval/backend.py over the parts `OpenIndex` opens (its `lexical`,
+`article_lexical`, `vectors` and `embedder`), so they are opened only when first needed.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from index import vectors
+from search.retrieval import bm25, lexical, semantic
+from search.retrieval.backend import Backend, Candidates, Frequencies, Hits, Retriever, allowed_chunks
+from search.retrieval.filters import Filters
+
+
+class LocalBackend(Backend):
+    def __init__(self, index):
+        """`index`: the OpenIndex (search/retrieval/opened.py) this backend reads."""
+        super().__init__(index.store)
+        self.index = index
+
+    def retriever(self, mode: str, filters: Filters, bm25: lexical.BM25Params) -> LocalRetriever:
+        return LocalRetriever(self.index, mode, filters, bm25)
+
+    def frequencies(self) -> Frequencies:
+        return self.index.lexical.reader()
+
+
+class LocalRetriever(Retriever):
+    def __init__(self, index, mode: str, filters: Filters, bm25: lexical.BM25Params):
+        self.index, self.mode, self.filters, self.bm25 = index, mode, filters, bm25
+
+    @cached_property
+    def _searcher(self):
+        return self.index.lexical.searcher(weighting=lexical.weighting(self.bm25))
+
+    @cached_property
+    def _scorer(self) -> bm25.Scorer:
+        return lexical.plain_scorer(self._searcher, self.filters)
+
+    @cached_property
+    def _article_searcher(self):
+        ix = self.index.article_lexical
+        return ix.searcher(weighting=lexical.weighting(self.bm25)) if ix is not None else None
+
+    @cached_property
+    def _article_scorer(self) -> bm25.Scorer | None:
+        s = self._article_searcher
+        return lexical.plain_scorer(s, self.filters) if s is not None else None
+
+    @cached_property
+    def _allowed(self) -> list[int] | None:
+        return allowed_chunks(self.index.store, self.filters)
+
+    def candidates(self, queries: list[str], depth: int) -> list[Candidates]:
+        for q in queries:
+            lexical.check_length(q)
+        parsed = [lexical.parse_query(q, self.index.lexical.schema) if self.mode != "semantic" else None
+                  for q in queries]
+        semantic_hits: list[Hits] = [[] for _ in queries]
+        matrix = [None] * len(queries)
+        if self.mode != "lexical":
+            vector_index = self.index.vectors  # opened before the model loads: one generation
+            matrix = self.index.embedder.encode_queries(list(queries))
+            semantic_hits = semantic.search_chunks(vector_index, matrix, depth, self._allowed)
+        out = []
+        for query, q, vec_hits, vector in zip(queries, parsed, semantic_hits, matrix):
+            lex_hits = lexical.search_chunks(self._searcher, q, depth, self.filters, self._scorer) if q else []
+            articles, strength = self._article_hits(q, depth) if q else (None, 1.0)
+            terms = lexical.query_terms(q) if q is not None else lexical.analyse(query)
+            out.append(Candidates(lex_hits, vec_hits, terms, vector, articles=articles, lexical_strength=strength))
+        return out
+
+    def _article_hits(self, q, depth: int) -> tuple[list[tuple[str, float]] | None, float]:
+        """Whole-article BM25F hits, and how strongly the best of them matched the query."""
+        searcher = self._article_searcher
+        if searcher is None:
+            return None, 1.0
+        hits = lexical.search_articles(searcher, q, depth, self.filters, self._article_scorer)
+        terms = bm25.plain_terms(q, lexical.SEARCH_FIELDS)
+        if not hits or terms is None:
+            return hits, 1.0 if hits else 0.0
+        ceiling = self._article_scorer.ceiling(terms)
+        return hits, min(1.0, hits[0][1] / ceiling) if ceiling > 0 else 0.0
+
+    def semantic_hits(self, query_vectors, depth: int) -> list[Hits]:
+        return semantic.search_chunks(self.index.vectors, query_vectors, depth, self._allowed)
+
+    def lexical_hits(self, words: str, depth: int) -> Hits:
+        q = lexical.parse_query(words, self.index.lexical.schema)
+        return lexical.search_chunks(self._searcher, q, depth, self.filters, self._scorer)
+
+    def passage_vectors(self, chunk_ids: list[int]):
+        return vectors.vectors_of(self.index.vectors, chunk_ids)
