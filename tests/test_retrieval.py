@@ -35,7 +35,7 @@ def _milvus_index(folder: Path) -> Path:
     sources = [SAMPLES] + ([SEED] if (SEED / NK_SEED).is_file() else [])
     ix = folder / "ix"
     added = CliRunner().invoke(app, ["index", "add", *map(str, sources), "--index", str(ix), "--backend", "milvus",
-                                     "--milvus-uri", str(folder / "retrieval.db"), "--quiet"], catch_exceptions=False)
+                                     "--milvus-uri", str(ix / "retrieval.db"), "--quiet"], catch_exceptions=False)  # inside the index: no address needed later
     assert added.exit_code == 0, added.stderr
     return ix
 

@@ -12,11 +12,12 @@ scripts/research/floor.py). Lexical mode is not floored: its results contain the
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
-from index import vectors
 from search.retrieval import lexical
+from search.retrieval.filters import Filters
 
 FLOORED_MODES = ("hybrid", "semantic")
 
@@ -129,6 +130,11 @@ class Floor:
                         out[article_id].add(term)
         return out
 
+    @cached_property
+    def _passages(self):
+        """A retriever of the index's backend, for its stored passage vectors."""
+        return self.index.backend.retriever("semantic", Filters(), lexical.BM25Params())
+
     def _meanings(self, query_vector, article_ids: list[str]) -> dict[str, float]:
         """Each article's best cosine to the query: over its sentences when the index stores
         them, and over its passages."""
@@ -143,6 +149,6 @@ class Floor:
         for article_id in article_ids:
             chunk_ids = store.chunk_ids_of(article_id)
             if chunk_ids:
-                best = float((vectors.vectors_of(self.index.vectors, chunk_ids) @ q).max())
+                best = float((self._passages.passage_vectors(chunk_ids) @ q).max())
                 out[article_id] = max(out.get(article_id, -1.0), best)
         return out
