@@ -26,6 +26,7 @@ from index import checksums, dedup, lexical, profile, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
+from index.models import manifest_fields
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
 from index.readers import FieldMap, discover, read_file
@@ -99,6 +100,8 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
     if paths.manifest.exists():
         manifest = load_manifest(paths)
         manifest.check_model(model.name, model.dimension)
+        if manifest.model_source is None and model.source:  # an older index: record its model now
+            manifest.model_source, manifest.model_weights = model.source, model.identity()
         if backend is not None and (backend.name, backend.milvus_uri) != (manifest.backend, manifest.milvus_uri):
             raise IndexProblem(f"{paths.root} uses the {manifest.backend} backend"
                                + (f" at {manifest.milvus_uri}" if manifest.milvus_uri else "")
@@ -116,7 +119,7 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
     _write_marker(paths.first_run_marker)
     for p in entries:  # an interrupted first run: nothing was committed, start afresh
         shutil.rmtree(p) if p.is_dir() else p.unlink()
-    manifest = Manifest(model_name=model.name, dimension=model.dimension, chunking=params.as_dict())
+    manifest = Manifest(**manifest_fields(model), chunking=params.as_dict())
     if backend is not None and backend.name == "milvus":
         manifest.backend, manifest.milvus_uri = "milvus", backend.milvus_uri
         manifest.milvus_collection = "byline_" + os.urandom(6).hex()

@@ -47,10 +47,16 @@ class Manifest:
     # index/profile.py: whether the leads of this generation summarise their articles (None:
     # not measured, e.g. no sentence vectors, or an index written before it was recorded).
     lead_centrality: float | None = None
+    # Where the model came from (index/models.py): a named model ("minilm", "mpnet") or a
+    # folder's absolute path, and its weight file {file, size, mtime_ns, sha256}. None in an
+    # index written before they were recorded.
+    model_source: str | None = None
+    model_weights: dict | None = None
 
     def check_model(self, model_name: str, dimension: int) -> None:
         """Refuse to mix vectors of two different models in one index."""
-        if model_name != self.model_name or dimension != self.dimension:
+        # a folder named after the upstream model (as older indexes recorded it) is that model
+        if model_name.rsplit("/", 1)[-1] != self.model_name.rsplit("/", 1)[-1] or dimension != self.dimension:
             raise IndexProblem(
                 f"this index was built with model {self.model_name!r} ({self.dimension} dimensions), "
                 f"not {model_name!r} ({dimension} dimensions); use the same --model, or build a new "

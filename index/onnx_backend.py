@@ -114,6 +114,26 @@ def weight_file(transformer: Path) -> Path | None:
     return None
 
 
+def cuda_device() -> bool:
+    """Whether to encode on a CUDA device: $BYLINE_DEVICE=cuda|cpu, else whether the NVIDIA
+    driver's device files are there (decided without importing torch or onnxruntime)."""
+    forced = os.environ.get("BYLINE_DEVICE", "").strip().lower()
+    if forced:
+        return forced == "cuda"
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+
+
+def providers(ort=None) -> list[str]:
+    """ONNX Runtime's providers: CUDA first when there is a device and a build that has it
+    (onnxruntime-gpu), else the CPU alone."""
+    if cuda_device():
+        if ort is None:
+            import onnxruntime as ort
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 def int8_requested() -> bool:
     value = os.environ.get("BYLINE_ONNX_INT8", "").strip().lower()
     return INT8_DEFAULT if not value else value not in ("0", "false", "no", "off")
@@ -382,7 +402,7 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         options = _session_options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(self.path), options, providers=providers(ort))
         self.inputs = [i.name for i in self.session.get_inputs()]
         tokenizer = Tokenizer.from_file(str(self.spec["transformer"] / "tokenizer.json"))
         padding = tokenizer.padding
