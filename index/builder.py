@@ -230,7 +230,9 @@ class IndexWriter:
         self.store.recover(committed, keep_from=committed - KEEP_GENERATIONS)
         # How the index was built, in the store too, so a lost manifest can be recreated.
         self.store.set_meta({"model_name": manifest.model_name, "dimension": str(manifest.dimension),
-                             "chunking": json.dumps(manifest.chunking), "created": manifest.created})
+                             "chunking": json.dumps(manifest.chunking), "created": manifest.created,
+                             "model_source": manifest.model_source or "",
+                             "model_weights": json.dumps(manifest.model_weights)})
         self.known = self.store.article_hashes()
         self.stored_paths = self.store.article_paths()
         self.ids_by_path: dict[str, set[str]] = {}

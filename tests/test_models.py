@@ -206,3 +206,13 @@ def test_unknown_model_is_a_clear_usage_error(runner, tmp_path):
     result = run(runner, "index", "add", SAMPLES, "--index", tmp_path / "ix", "--model", "mpnet2")
     assert result.exit_code == 2 and "model folder not found" in result.stderr and "minilm, mpnet" in result.stderr
     assert not (tmp_path / "ix").exists()
+
+
+def test_a_lost_manifest_is_recreated_with_its_model(runner, index_copy):
+    paths = IndexPaths(index_copy)
+    recorded = json.loads(paths.manifest.read_text())
+    paths.manifest.unlink()
+    result = run(runner, "doctor", "--repair", "--index", index_copy)
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads(paths.manifest.read_text())
+    assert (manifest["model_source"], manifest["model_weights"]) == ("minilm", recorded["model_weights"])
