@@ -134,6 +134,18 @@ def test_mpnet_index_records_its_model(runner, mpnet_index):
     assert same.exit_code == 0 and same.stdout.split()[0] in NK
 
 
+def test_saved_searches_and_similar_use_the_recorded_model(runner, tmp_path, mpnet_index):
+    root = tmp_path / "ix"
+    shutil.copytree(mpnet_index, root)
+    added = run(runner, "saved", "add", "--index", root, "-m", "semantic", "--", "nk", QUESTION)
+    assert added.exit_code == 0, added.stderr
+    ran = run(runner, "saved", "run", "nk", "--index", root, "--format", "json")
+    assert ran.exit_code == 0, ran.stderr
+    assert json.loads(ran.stdout)["results"][0]["id"] in NK
+    like = run(runner, "similar", NK_SEED, "--index", root, "-o", "ids")
+    assert like.exit_code == 0, like.stderr
+
+
 def test_engine_of_serve_and_mcp_uses_the_recorded_model(mpnet_index):
     from search.engine import Engine
 
