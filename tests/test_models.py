@@ -119,7 +119,7 @@ def test_mpnet_index_records_its_model(runner, mpnet_index):
         "sentence-transformers/all-mpnet-base-v2", 768, "mpnet")
     assert manifest["model_weights"]["sha256"] == MODELS["mpnet"].weights_sha256
     status = json.loads(run(runner, "status", "--index", mpnet_index, "--json").stdout)
-    assert status["model"] == "sentence-transformers/all-mpnet-base-v2"
+    assert (status["model"], status["model_source"]) == ("sentence-transformers/all-mpnet-base-v2", "mpnet")
     # the routine re-add needs no --model either, and $BYLINE_MODEL (minilm in the tests) is
     # only for new indexes
     assert os.environ.get("BYLINE_MODEL") == "minilm"

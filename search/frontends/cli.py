@@ -310,7 +310,7 @@ def status(
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key in ("index", "articles", "chunks", "model", "dimension", "vector_index", "format_version", "updated"):
+    for key in ("index", "articles", "chunks", "model", "model_source", "dimension", "vector_index", "format_version", "updated"):
         table.add_row(key.replace("_", " "), str(info[key]))
     table.add_row("chunking", f"{info['chunking']['max_tokens']} tokens, {info['chunking']['overlap_sentences']} sentence overlap")
     table.add_row("dates", f"{info['first_date'] or '-'} to {info['last_date'] or '-'}")
