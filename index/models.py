@@ -16,7 +16,6 @@ name: the bundled MiniLM's name is still recognised, any other needs `--model` a
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -84,6 +83,8 @@ class ModelInfo:
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
