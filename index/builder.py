@@ -26,9 +26,9 @@ from index import checksums, dedup, lexical, profile, sentences, vectors
 from index.chunker import ChunkingParams, chunk_article
 from index.documents import Article, Chunk, Skipped
 from index.embedder import Embedder, ModelInfo
-from index.models import manifest_fields
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
+from index.models import manifest_fields
 from index.readers import FieldMap, discover, read_file
 from index.store import ArticleStore
 
