@@ -152,7 +152,7 @@ def test_mpnet_int8_passages_stay_close_to_full_precision(mpnet_index):
     from index.embedder import Embedder
 
     embedder = Embedder(resolve_model("mpnet"))
-    texts = [p.read_text()[:1000] for p in sorted(SAMPLES.glob("*.txt"))]
+    texts = [p.read_text()[:1000] for p in sorted(SAMPLES.glob("*.txt"))[:8]]
     assert embedder.int8_passages and embedder.backend == "onnx"
     cosines = (embedder.encode(texts) * embedder.encode_queries(texts)).sum(axis=1)
     assert cosines.mean() > 0.97 and cosines.min() > 0.94, cosines
