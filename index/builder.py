@@ -29,6 +29,7 @@ from index.embedder import Embedder, ModelInfo
 from index.field_memory import FieldMemory
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, Manifest, load_manifest, save_manifest
+from index.models import manifest_fields
 from index.readers import FieldMap, discover, read_file
 from index.store import ArticleStore
 
@@ -104,6 +105,8 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
     if paths.manifest.exists():
         manifest = load_manifest(paths)
         manifest.check_model(model.name, model.dimension)
+        if manifest.model_source is None and model.source:  # an older index: record its model now
+            manifest.model_source, manifest.model_weights = model.source, model.identity()
         if backend is not None and (backend.name, backend.milvus_uri) != (manifest.backend, manifest.milvus_uri):
             raise IndexProblem(f"{paths.root} uses the {manifest.backend} backend"
                                + (f" at {manifest.milvus_uri}" if manifest.milvus_uri else "")
@@ -121,7 +124,7 @@ def _manifest_for_writing(paths: IndexPaths, model: ModelInfo, params: ChunkingP
     _write_marker(paths.first_run_marker)
     for p in entries:  # an interrupted first run: nothing was committed, start afresh
         shutil.rmtree(p) if p.is_dir() else p.unlink()
-    manifest = Manifest(model_name=model.name, dimension=model.dimension, chunking=params.as_dict())
+    manifest = Manifest(**manifest_fields(model), chunking=params.as_dict())
     if backend is not None and backend.name == "milvus":
         manifest.backend, manifest.milvus_uri = "milvus", backend.milvus_uri
         manifest.milvus_collection = "byline_" + os.urandom(6).hex()
@@ -234,7 +237,9 @@ class IndexWriter:
         self.store.recover(committed, keep_from=committed - KEEP_GENERATIONS)
         # How the index was built, in the store too, so a lost manifest can be recreated.
         self.store.set_meta({"model_name": manifest.model_name, "dimension": str(manifest.dimension),
-                             "chunking": json.dumps(manifest.chunking), "created": manifest.created})
+                             "chunking": json.dumps(manifest.chunking), "created": manifest.created,
+                             "model_source": manifest.model_source or "",
+                             "model_weights": json.dumps(manifest.model_weights)})
         self.known = self.store.article_hashes()
         self.stored_paths = self.store.article_paths()
         self.ids_by_path: dict[str, set[str]] = {}

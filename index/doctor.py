@@ -231,6 +231,9 @@ def recreate_manifest(paths: IndexPaths, model: ModelInfo) -> list[str]:
                             articles=counts[0], chunks=counts[1], generation=store.generation)
         if "created" in meta:
             manifest.created = meta["created"]
+        if meta.get("model_source"):  # where the model came from (index/models.py)
+            manifest.model_source = meta["model_source"]
+            manifest.model_weights = json.loads(meta.get("model_weights") or "null")
         save_manifest(paths, manifest)
     notes.append(f"recreated {paths.manifest} from the article store (generation {manifest.generation}, "
                  f"{counts[0]} articles)")
@@ -243,6 +246,11 @@ def repair(paths: IndexPaths, embedder: Embedder) -> list[str]:
     notes = []
     if not paths.manifest.exists() and paths.store.is_file():
         notes = recreate_manifest(paths, embedder.info)
+        manifest = load_manifest(paths)
+        if manifest.model_source and manifest.model_source != embedder.info.source:
+            from index.models import model_for_index
+
+            embedder = Embedder(model_for_index(manifest))  # the model the store recorded
     with open_writer(paths, embedder, fresh=True) as writer:
         writer.rebuild_derived()
     return notes

@@ -49,10 +49,16 @@ class Manifest:
     # index/profile.py: whether the leads of this generation summarise their articles (None:
     # not measured, e.g. no sentence vectors, or an index written before it was recorded).
     lead_centrality: float | None = None
+    # Where the model came from (index/models.py): a named model ("minilm", "mpnet") or a
+    # folder's absolute path, and its weight file {file, size, mtime_ns, sha256}. None in an
+    # index written before they were recorded.
+    model_source: str | None = None
+    model_weights: dict | None = None
 
     def check_model(self, model_name: str, dimension: int) -> None:
         """Refuse to mix vectors of two different models in one index."""
-        if model_name != self.model_name or dimension != self.dimension:
+        # a folder named after the upstream model (as older indexes recorded it) is that model
+        if model_name.rsplit("/", 1)[-1] != self.model_name.rsplit("/", 1)[-1] or dimension != self.dimension:
             raise IndexProblem(
                 f"this index was built with model {self.model_name!r} ({self.dimension} dimensions), "
                 f"not {model_name!r} ({dimension} dimensions); use the same --model, or build a new "
@@ -145,6 +151,13 @@ def _files(v) -> bool:
         for rel, rec in v.items())
 
 
+def _weights(v) -> bool:
+    """What index/models.py records of a model's weight file."""
+    return (isinstance(v, dict) and set(v) <= {"file", "size", "mtime_ns", "sha256"} and _text(v.get("file"))
+            and _whole(0)(v.get("size")) and _optional(_whole(0))(v.get("mtime_ns"))
+            and _optional(lambda h: isinstance(h, str) and _SHA256.fullmatch(h) is not None)(v.get("sha256")))
+
+
 FIELD_RULES: dict[str, tuple] = {
     "model_name": (_text, "a model name (a non-empty string)"),
     "dimension": (_whole(1, 65_536), "a whole number from 1 to 65536"),
@@ -163,6 +176,8 @@ FIELD_RULES: dict[str, tuple] = {
     "milvus_collection": (_optional(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", v)),
                           "a collection name (letters, digits, _), or null"),
     "lead_centrality": (_optional(_number), "a number, or null"),
+    "model_source": (_optional(_text), "a model name or folder (a non-empty string), or null"),
+    "model_weights": (_optional(_weights), 'an object {"file", "size", "mtime_ns", "sha256"}, or null'),
 }
 
 

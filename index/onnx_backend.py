@@ -114,6 +114,26 @@ def weight_file(transformer: Path) -> Path | None:
     return None
 
 
+def cuda_device() -> bool:
+    """Whether to encode on a CUDA device: $BYLINE_DEVICE=cuda|cpu, else whether the NVIDIA
+    driver's device files are there (decided without importing torch or onnxruntime)."""
+    forced = os.environ.get("BYLINE_DEVICE", "").strip().lower()
+    if forced:
+        return forced == "cuda"
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+
+
+def providers(ort=None) -> list[str]:
+    """ONNX Runtime's providers: CUDA first when there is a device and a build that has it
+    (onnxruntime-gpu), else the CPU alone."""
+    if cuda_device():
+        if ort is None:
+            import onnxruntime as ort
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 def int8_requested() -> bool:
     value = os.environ.get("BYLINE_ONNX_INT8", "").strip().lower()
     return INT8_DEFAULT if not value else value not in ("0", "false", "no", "off")
@@ -135,9 +155,19 @@ def export_dir(model_dir: Path, name: str) -> Path:
     weights = weight_file(transformer)
     stat = weights.stat()
     key = f"{EXPORT_FORMAT}\0{Path(model_dir).resolve()}\0{weights.name}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    model_type = _model_type(transformer)
+    if model_type in RECIPE_REVISION:
+        key += f"\0{model_type}-{RECIPE_REVISION[model_type]}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit("/", 1)[-1]).strip("._") or "model"
     return cache_root() / "onnx" / f"{safe}-{digest}"
+
+
+def _model_type(transformer: Path) -> str:
+    try:
+        return str(json.loads((transformer / "config.json").read_text()).get("model_type", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def ensure_export(model_dir: Path, name: str, int8: bool = False) -> Path:
@@ -272,6 +302,16 @@ def _export(model_dir: Path, out: Path, int8: bool) -> None:
 # which is what costs int8 its accuracy; SmoothQuant moves that range into the weights.
 SMOOTHED_SUFFIXES = ("attention.self.query", "attention.self.key", "attention.self.value",
                      "intermediate.dense")
+# Per model type (config.json's model_type), where BERT's names do not fit. MPNet (all-mpnet-base-v2):
+# its FFN output layer (`output.dense`, fed by the GELU) is what int8 hurts. Cosine of int8 passage
+# vectors to fp32 (40 BBC passages, int8 simulated in torch): BERT's names only (q/k/v unsmoothed,
+# output.dense plain) 0.923; every Linear smoothed 0.983; every other Linear smoothed and
+# output.dense left in fp32 0.9992. So it stays fp32 (a third of the Linear work; docs/models.md).
+SMOOTHED_BY_TYPE = {"mpnet": ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+                              "intermediate.dense")}
+FP32_BY_TYPE = {"mpnet": ("output.dense",)}
+# Bumped per model type when its recipe changes, so only that type's caches are redone.
+RECIPE_REVISION = {"mpnet": 2}
 SMOOTH_ALPHA = 0.75
 CALIBRATION_FILE = Path(__file__).with_name("calibration.txt")
 
@@ -308,12 +348,15 @@ def _quantize_linears(model, spec: dict, torch) -> None:
     written by the exporter itself. In the graph each layer is DynamicQuantizeLinear ->
     MatMulInteger -> Cast -> Mul, which ONNX Runtime fuses.
 
-    Layers named in SMOOTHED_SUFFIXES get SmoothQuant (Xiao et al., 2023) first: input channel j
+    Layers named in SMOOTHED_SUFFIXES (SMOOTHED_BY_TYPE for MPNet, which keeps FP32_BY_TYPE in fp32) get SmoothQuant (Xiao et al., 2023) first: input channel j
     is divided by s_j = max|X_j|^a / max|W_j|^(1-a) (a = SMOOTH_ALPHA, maxima from a forward pass
     over calibration.txt) and weight column j multiplied by it, so the product is unchanged but the
     activations quantize with less error. SciFact semantic nDCG@10 (passages re-encoded): plain
     int8 0.659, smoothed 0.668, fp32 0.672 (docs/performance.md)."""
     maxima = _calibration_maxima(model, spec, torch)
+    model_type = getattr(model.config, "model_type", "")
+    suffixes = SMOOTHED_BY_TYPE.get(model_type, SMOOTHED_SUFFIXES)
+    kept = FP32_BY_TYPE.get(model_type, ())
 
     class QuantizedMatMul(torch.autograd.Function):
         @staticmethod
@@ -351,9 +394,9 @@ def _quantize_linears(model, spec: dict, torch) -> None:
 
     modules = dict(model.named_modules())
     for name, module in list(modules.items()):
-        if type(module) is torch.nn.Linear:
+        if type(module) is torch.nn.Linear and not (kept and name.endswith(kept)):
             parent, _, attribute = name.rpartition(".")
-            smoothed = name.endswith(SMOOTHED_SUFFIXES) and name in maxima
+            smoothed = name.endswith(suffixes) and name in maxima
             setattr(modules[parent], attribute, Int8Linear(module, maxima[name] if smoothed else None))
 
 
@@ -382,7 +425,7 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         options = _session_options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(self.path), options, providers=providers(ort))
         self.inputs = [i.name for i in self.session.get_inputs()]
         tokenizer = Tokenizer.from_file(str(self.spec["transformer"] / "tokenizer.json"))
         padding = tokenizer.padding

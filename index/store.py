@@ -53,7 +53,7 @@ CREATE INDEX IF NOT EXISTS lsh_buckets_signature ON lsh_buckets(signature_id);
 """
 PAGE_SIZE = 16384
 # What `meta` records of how the index was built, so a lost manifest can be recreated.
-BUILD_KEYS = ("model_name", "dimension", "chunking", "created")
+BUILD_KEYS = ("model_name", "dimension", "chunking", "created", "model_source", "model_weights")
 _VISIBLE = "({t}gen_added <= {g} AND ({t}gen_removed IS NULL OR {t}gen_removed > {g}))"
 
 

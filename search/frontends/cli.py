@@ -49,22 +49,23 @@ def _index_sources(paths: list[Path], index: Path | None, model: str | None, fie
     from index.chunker import ChunkingParams
     from index import controls
     from index.documents import Cut, UnreadFields
-    from index.embedder import Embedder, ModelNotFound, resolve_model
+    from index.embedder import Embedder, ModelNotFound
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
+    from index.models import model_for_folder
     from index.readers import FieldMap
 
     if max_tokens < 32 or max_tokens > 512 or overlap < 0 or overlap > 5:
         fail("--max-tokens must be between 32 and 512 and --overlap between 0 and 5")
+    root = index_dir(index)
     try:
         fields = FieldMap.parse(field or [])
-        info = resolve_model(model)
+        info = model_for_folder(root, model)
     except (ValueError, ModelNotFound) as exc:
         fail(str(exc))
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    root = index_dir(index)
     params = ChunkingParams(max_tokens=max_tokens, overlap_sentences=overlap)
     chosen = None  # an existing index keeps its backend; a new one is local unless told
     if backend not in (None, "local", "milvus") or (backend == "milvus") != (milvus_uri is not None):
@@ -238,14 +239,15 @@ def index_rm(
     Exit status: 0 when all were removed, 1 when some were not in the index, 2 on errors.
     """
     from index.builder import remove_articles
-    from index.embedder import Embedder, ModelNotFound, resolve_model
+    from index.embedder import Embedder, ModelNotFound
     from index.layout import IndexPaths
     from index.manifest import IndexProblem, load_manifest
+    from index.models import model_for_index
 
     root = index_dir(index)
     try:
-        load_manifest(IndexPaths(root))
-        report, missing = remove_articles(IndexPaths(root), Embedder(resolve_model(model)), names)
+        manifest = load_manifest(IndexPaths(root))
+        report, missing = remove_articles(IndexPaths(root), Embedder(model_for_index(manifest, model)), names)
     except (IndexProblem, ModelNotFound, OSError) as exc:
         fail(str(exc))
     for name in missing:
@@ -285,9 +287,10 @@ def doctor(
     Exit status: 0 when the index is healthy (or was repaired), 2 when it is not.
     """
     from index import doctor as checkup
-    from index.embedder import Embedder, ModelNotFound, resolve_model
+    from index.embedder import Embedder, ModelNotFound
     from index.layout import IndexPaths
     from index.manifest import IndexProblem
+    from index.models import model_for_folder
 
     if force and not repair:
         fail("--force goes with --repair: byline doctor --repair --force")
@@ -296,7 +299,7 @@ def doctor(
     repaired = False
     if repair and (force or not result.healthy) and result.repairable:
         try:
-            notes = checkup.repair(paths, Embedder(resolve_model(model)))
+            notes = checkup.repair(paths, Embedder(model_for_folder(paths.root, model)))
         except (IndexProblem, ModelNotFound, OSError) as exc:
             fail(f"repair failed: {exc}")
         except KeyboardInterrupt:
@@ -353,7 +356,7 @@ def status(
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key in ("index", "articles", "chunks", "model", "dimension", "vector_index", "format_version", "updated"):
+    for key in ("index", "articles", "chunks", "model", "model_source", "dimension", "vector_index", "format_version", "updated"):
         table.add_row(key.replace("_", " "), str(info[key]))
     table.add_row("chunking", f"{info['chunking']['max_tokens']} tokens, {info['chunking']['overlap_sentences']} sentence overlap")
     table.add_row("dates", f"{info['first_date'] or '-'} to {info['last_date'] or '-'}")

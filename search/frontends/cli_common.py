@@ -7,14 +7,16 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from index.models import DEFAULT_MODEL, MODELS
 from search.engine import search_options  # noqa: F401  (validation lives in the engine)
 
 IndexOpt = Annotated[Optional[Path], typer.Option(
     "--index", metavar="DIR", envvar="BYLINE_INDEX", show_envvar=True,
     help="Index folder (default: ~/.local/share/byline/index).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option(
-    "--model", metavar="NAME", envvar="BYLINE_MODEL", show_envvar=True,
-    help="A sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", show_default=False)]
+    "--model", metavar="NAME",
+    help=f"{', '.join(MODELS)} or a sentence-transformers model folder. An index uses the model it was "
+         f"built with; a new one uses $BYLINE_MODEL, else {DEFAULT_MODEL}.", show_default=False)]
 
 
 def error(message: str) -> None:

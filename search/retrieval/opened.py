@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index import vectors
-from index.embedder import Embedder, ModelNotFound, resolve_model
+from index.embedder import Embedder
+from index.models import ModelNotFound, model_for_index
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from index.store import ArticleStore
@@ -136,11 +137,11 @@ class OpenIndex:
 
     @cached_property
     def embedder(self) -> Embedder:
+        """The model the index records (index/models.py); --model only for an older index."""
         try:
-            info = resolve_model(self._model_spec)
+            info = model_for_index(self.manifest, self._model_spec)
         except ModelNotFound as exc:
             raise IndexProblem(str(exc)) from None
-        self.manifest.check_model(info.name, info.dimension)
         return Embedder(info)
 
     @contextmanager
