@@ -513,7 +513,8 @@ def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
     return out
 
 
-def run_set(spec: str, args: argparse.Namespace) -> dict:
+def run_set(spec: str, args: argparse.Namespace, chosen: list[Variant] | None = None) -> dict:
+    """Evaluate the variants of `args.variants` (or those `chosen`) on one set."""
     test = load_set(spec, args.split, args.limit_queries)
     params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
     corpus = corpus_folder(test.folder)
@@ -526,7 +527,7 @@ def run_set(spec: str, args: argparse.Namespace) -> dict:
     rows: list[Row] = []
     done: dict[tuple[SearchOptions, bool], Row] = {}
     candidates: dict = {"answer_vectors": args.answer_vectors, "answer_weights": args.answer_weights}
-    for variant in variants(args.variants):
+    for variant in chosen or variants(args.variants):
         key = (variant.options, variant.collapse)
         if key in done:  # e.g. the grid point equal to the default hybrid
             first = done[key]
