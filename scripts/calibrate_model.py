@@ -101,6 +101,8 @@ def main() -> None:
     parser.add_argument("--model", metavar="FOLDER", help="the embedding model folder [default: byline's]")
     parser.add_argument("--stage", choices=("fusion", "question", "evidence", "feedback", "none"), default="none")
     parser.add_argument("--base", default="{}", help="JSON of SearchOptions fields the grid starts from")
+    parser.add_argument("--points", default="[]", help="JSON list of SearchOptions changes of the base: "
+                        "extra grid points (the best few of a stage, checked on other sets)")
     parser.add_argument("--calibration", type=Path, help="a search/calibrations/<model>.json: its ranking "
                         "values are the base, its answer weights score answers")
     parser.add_argument("--split", choices=("tune", "test"), default="tune")
@@ -132,6 +134,7 @@ def main() -> None:
             report = first
         else:
             points = [calibrated] + (grid(args.stage, calibrated) if args.stage != "none" else [])
+            points += [replace(calibrated, **change) for change in json.loads(args.points)]
             chosen = plain + [Variant(fusion_name(o), o) for o in points]
             chosen = list({v.name: v for v in reversed(chosen)}.values())[::-1]
             report = run_set(name, namespace(split, args.cache, "calibrated"), chosen)
