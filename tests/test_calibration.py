@@ -43,11 +43,10 @@ def test_the_dataclass_defaults_are_minilms_file():
 @pytest.mark.parametrize("model_name, expected", [
     ("sentence-transformers/all-MiniLM-L6-v2", "minilm"), ("all-MiniLM-L6-v2", "minilm"),
     ("/models/all-mpnet-base-v2/", "mpnet"), ("C:\\models\\all-mpnet-base-v2", "mpnet"),
+    ("sentence-transformers/all-mpnet-base-v2", "mpnet"),
     ("some-other-model", "minilm"), ("", "minilm"), (None, "minilm"), ("../../etc", "minilm"),
 ])
 def test_the_index_model_selects_its_calibration(model_name, expected):
-    if expected == "mpnet" and not (FOLDER / "mpnet.json").is_file():
-        expected = "minilm"  # a model without a file uses minilm's values
     assert calibration.name_for(model_name) == expected
     assert calibration.for_model(model_name).model == expected
 

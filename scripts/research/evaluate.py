@@ -3,7 +3,8 @@
 For each SET (a folder name under ../shared/data/, or any folder path) holding `corpus.jsonl`,
 `queries.jsonl` and `qrels.tsv`, this script builds a byline index of the corpus once (cached in
 ~/.cache/byline-eval/<set>-<max_tokens>-<overlap>-<int8|fp32>/ by the precision that encodes
-passages ($BYLINE_ONNX_INT8), or under --cache DIR; reused when its
+passages ($BYLINE_ONNX_INT8), with "-<model name>" after it for a --model other than the default,
+or under --cache DIR; reused when its
 manifest.json exists; the build time is kept beside it in <that folder>.build.json), runs
 every judged query through `search.ranking.ranker.Ranker` for each ranking variant, and scores the runs
 with ir_measures: nDCG@10, R@100 and RR@10 (MRR@10), with k=100 articles per query.
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -58,7 +60,7 @@ from index import sentences
 from index.builder import Progress, add_articles, open_writer
 from index.chunker import ChunkingParams
 from index.documents import Article
-from index.embedder import Embedder, resolve_model
+from index.embedder import DEFAULT_MODEL_NAME, Embedder, resolve_model
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from search.retrieval.lexical import BM25Params
@@ -120,6 +122,13 @@ def sentence_suffix() -> str:
     span-pooled ones (the default), "-sentown" for sentences encoded alone, none for "off" (the
     caches made before sentence vectors existed)."""
     return {"span": "-sent", "own": "-sentown", "off": ""}[sentences.mode()]
+
+
+def model_suffix() -> str:
+    """Indexes of another model than the default get its name in the cache folder name
+    ("-all-mpnet-base-v2"); the default model's keep the names they always had."""
+    info = resolve_model()
+    return "" if info.name == DEFAULT_MODEL_NAME else "-" + info.name.rsplit("/", 1)[-1]
 
 
 def build_note(index_dir: Path) -> Path:
@@ -394,20 +403,21 @@ def answer_scores(test: TestSet, ranked: dict[str, list]) -> dict[str, float]:
     return out
 
 
-def run_set(spec: str, args: argparse.Namespace) -> dict:
+def run_set(spec: str, args: argparse.Namespace, chosen: list[Variant] | None = None) -> dict:
+    """Evaluate the variants of `args.variants` (or those `chosen`) on one set."""
     test = load_set(spec, args.split, args.limit_queries)
     params = ChunkingParams(max_tokens=args.max_tokens, overlap_sentences=args.overlap)
     corpus = corpus_folder(test.folder)
     precision = passage_precision()
     index_dir = (args.cache.expanduser() /
-                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}{sentence_suffix()}")
+                 f"{corpus.name}-{params.max_tokens}-{params.overlap_sentences}-{precision}{sentence_suffix()}{model_suffix()}")
     log(f"{test.name} ({test.split}): {len(test.queries)} judged queries from {test.queries_file.name}")
     build_seconds = build_index(corpus, index_dir, params)
     index = open_index(index_dir)
     rows: list[Row] = []
     done: dict[tuple[SearchOptions, bool], Row] = {}
     candidates: dict = {"answer_vectors": args.answer_vectors, "answer_weights": args.answer_weights}
-    for variant in variants(args.variants):
+    for variant in chosen or variants(args.variants):
         key = (variant.options, variant.collapse)
         if key in done:  # e.g. the grid point equal to the default hybrid
             first = done[key]
@@ -502,16 +512,21 @@ def main(argv: list[str] | None = None) -> None:
                         help="how answers are chosen: byline's tuned weights, the baseline that always "
                              "answers with the article's first sentence, or the default joining a close "
                              "neighbour of about the same length (join_margin 0.5)")
+    parser.add_argument("--model", metavar="FOLDER",
+                        help="the embedding model (a sentence-transformers folder) to build and search with "
+                             "[default: $BYLINE_MODEL, else byline's default]; its name is in the cache folder name")
     parser.add_argument("--max-tokens", type=int, default=200, help="passage size of new indexes")
     parser.add_argument("--overlap", type=int, default=1, help="sentence overlap of new indexes")
     args = parser.parse_args(argv)
     if args.out and len(args.sets) > 1:
         parser.error("--out needs a single SET (each set gets its own report)")
+    if args.model:  # every resolve_model() of this run (builder, OpenIndex) reads it
+        os.environ["BYLINE_MODEL"] = args.model
 
     for spec in args.sets:
         report = run_set(spec, args)
         print_table(report)
-        out = args.out or ROOT / "runs" / f"eval-{report['set']}-{report['split']}.json"
+        out = args.out or ROOT / "runs" / f"eval-{report['set']}-{report['split']}{model_suffix()}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         log(f"wrote {out}")
