@@ -109,8 +109,10 @@ def timeline(
     from search.retrieval.lexical import QuerySyntaxError
     from search.retrieval.opened import OpenIndex
     from search.ranking.ranker import Ranker
-    from search.stories.view import FETCH_ALL, search_many
+    from search import pipeline
+    from search.ranking.floor import FloorParams
     from search.retrieval.fields import with_fields
+    from search.stories.view import FETCH_ALL
 
     if unit not in tl.UNITS:
         fail(f"unknown --by {unit!r}; choose one of {', '.join(tl.UNITS)}")
@@ -120,7 +122,10 @@ def timeline(
         options = search_options(mode, FETCH_ALL, source, since, until, DEFAULT_FUSION)
         ix = OpenIndex(index_dir(index), model)
         options, text = with_fields(ix, options, query)  # source:"..." and the other fields filter
-        [results] = search_many(Ranker(ix, ix.calibration.ranked(options)), [text], view_from(collapse, "date", False, 30.0))
+        # The relevance floor as `byline search` applies it (a query of field clauses alone: none).
+        floor = ix.calibration.floored(FloorParams()) if text.strip() else None
+        [results] = pipeline.run(Ranker(ix, ix.calibration.ranked(options)), [text],
+                                 view_from(collapse, "date", False, 30.0), answers=False, floor=floor)
     except QuerySyntaxError as exc:
         fail(f"bad query: {exc}")
     except (ValueError, IndexProblem) as exc:
