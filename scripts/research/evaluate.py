@@ -60,7 +60,8 @@ from index import sentences
 from index.builder import Progress, add_articles, open_writer
 from index.chunker import ChunkingParams
 from index.documents import Article
-from index.embedder import DEFAULT_MODEL_NAME, Embedder, resolve_model
+from index.embedder import Embedder, resolve_model
+from index.models import MINILM_NAME
 from index.layout import IndexPaths
 from index.manifest import IndexProblem, load_manifest
 from search.retrieval.lexical import BM25Params
@@ -125,10 +126,10 @@ def sentence_suffix() -> str:
 
 
 def model_suffix() -> str:
-    """Indexes of another model than the default get its name in the cache folder name
-    ("-all-mpnet-base-v2"); the default model's keep the names they always had."""
+    """Indexes of another model than MiniLM get its name in the cache folder name
+    ("-all-mpnet-base-v2"); MiniLM's keep the names they always had."""
     info = resolve_model()
-    return "" if info.name == DEFAULT_MODEL_NAME else "-" + info.name.rsplit("/", 1)[-1]
+    return "" if info.name == MINILM_NAME else "-" + info.name.rsplit("/", 1)[-1]
 
 
 def build_note(index_dir: Path) -> Path:

@@ -3,7 +3,7 @@ per-channel symmetric int8; activations per-tensor uint8, as ONNX Runtime's Dyna
 with SmoothQuant (calibrated as index/onnx_backend.py does) on chosen layers and others left in
 fp32. Prints the cosine of mean-pooled passage vectors to the fp32 model's, per recipe.
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/int8_simulate.py ~/.cache/byline/models/all-mpnet-base-v2 --texts 40
+    PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/research/int8_simulate.py ~/.cache/byline/models/all-mpnet-base-v2 --texts 40
 
 Figures in docs/models.md. Texts: the first passages of ../shared/data/bbc_news, cut at 1,000 characters.
 """
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from index import onnx_backend as ob  # noqa: E402

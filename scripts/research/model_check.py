@@ -2,7 +2,7 @@
 (the first time: the mpnet join and its verification), where its ONNX exports are cached, and
 how close the ONNX vectors (fp32 queries, int8 passages) are to sentence-transformers on PyTorch.
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/model_check.py mpnet [--texts 200]
+    PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/research/model_check.py mpnet [--texts 200]
 
 Texts are passages of ../shared/data/bbc_news (else the bundled samples), cut at 1,000 characters.
 """
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from index.embedder import Embedder  # noqa: E402
