@@ -294,18 +294,21 @@ def test_a_request_of_many_queries_takes_turns(served):
     start = time.perf_counter()
     thread = threading.Thread(target=long_request)
     thread.start()
-    time.sleep(0.5)
-    others = []
+    time.sleep(0.2)
+    others = []  # how long each of the other client's searches waited
     for q in ("interest rates", "storm flooding", "sanctions"):
+        assert thread.is_alive(), "the long request ended before the other client asked"
+        sent = time.perf_counter()
         status, data = served.get("/search?" + urllib.parse.urlencode({"q": q, "k": 3, "mode": "lexical"}))
         assert status == 200 and data["results"]
-        others.append(time.perf_counter() - start)
+        others.append(time.perf_counter() - sent)
     thread.join(timeout=300)
     long = finished["long"] - start
-    print(f"the long request took {long:.2f} s; the other client's searches ended at {others}")
+    print(f"the long request took {long:.2f} s; the other client's searches took {others}")
     assert finished["status"] == 200
-    # Not after the long request's engine work: they were run between its parts (it was 0.9 x).
-    assert max(others) < 0.6 * long, (others, long)
+    # Each waited a turn of 8 queries at most, not for the rest of the long request's engine
+    # work (before the turns, the first waited about 0.8 x the long request).
+    assert max(others) < 0.3 * long, (others, long)
 
 
 def test_saved_runs_and_atom_feed(served):
@@ -560,7 +563,14 @@ def test_search_page_in_a_real_browser(served, tmp_path):
         assert first.find_elements(By.CSS_SELECTOR, ".passage mark")  # the query's words highlighted
         assert "2022-01-14" in first.find_element(By.CSS_SELECTOR, ".meta").text or "north-korea" in first.text
         assert "results for" in browser.find_element(By.ID, "summary").text
-        copies = browser.find_elements(By.CSS_SELECTOR, "li.result .copies")  # a story's copies, folded
+        # A story's copies, folded under it (the rail strike and its copy; the relevance floor
+        # keeps unrelated articles, such as that story, out of the mission question's results).
+        box = browser.find_element(By.ID, "q")
+        box.clear()
+        box.send_keys("railway strike")
+        browser.find_element(By.ID, "go").click()
+        wait.until(lambda b: "railway strike" in b.find_element(By.ID, "summary").text)
+        copies = browser.find_elements(By.CSS_SELECTOR, "li.result .copies")
         assert copies and copies[0].text.startswith("+1 copy")
         artifacts = Path(os.environ.get("BYLINE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
         artifacts.mkdir(parents=True, exist_ok=True)
