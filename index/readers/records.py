@@ -153,6 +153,7 @@ def unread_fields_note(names: list[str]) -> str:
         return f"field {first} is not read; map it with --field {guess(first)}={first}"
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     example = next((n for n in names if guess(n) != "ATTR"), first)
+    return f"fields {shown} are not read; map one with --field ATTR=NAME (e.g. --field {guess(example)}={example})"
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
