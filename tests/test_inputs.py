@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from index import readers
 from index.documents import Article, Cut, Skipped
+from index.readers import limits
 from search.frontends.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,13 +71,13 @@ def test_reads_stop_at_the_limit_when_st_size_says_nothing(tmp_path, monkeypatch
     """/proc files are regular files of size 0 with content: the read itself is bounded."""
     link = tmp_path / "status.txt"
     link.symlink_to("/proc/self/status")
-    monkeypatch.setattr(readers, "MAX_ARTICLE_BYTES", 200)
+    monkeypatch.setattr(limits, "MAX_ARTICLE_BYTES", 200)
     [item] = readers.read_file(link, tmp_path, readers.FieldMap())
     assert isinstance(item, Skipped) and "too large for one article (over 0 MB" in item.reason
 
 
 def test_long_jsonl_record_is_skipped_and_the_next_ones_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "MAX_ARTICLE_BYTES", 300)
+    monkeypatch.setattr(limits, "MAX_ARTICLE_BYTES", 300)
     feed = tmp_path / "feed.jsonl"
     records = [{"id": "a", "text": "short one"}, {"id": "b", "text": "x" * 5000}, {"id": "c", "text": "after"}]
     feed.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -125,7 +126,7 @@ def test_long_article_is_cut_at_a_paragraph_and_reported(tmp_path):
 
 
 def test_cut_articles_are_indexed_and_listed(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "MAX_ARTICLE_CHARS", 600)
+    monkeypatch.setattr(limits, "MAX_ARTICLE_CHARS", 600)
     (tmp_path / "long.txt").write_text("Budget marathon\n\n" + "\n\n".join(["The council debated the budget."] * 60))
     result = CliRunner().invoke(app, ["index", "add", str(tmp_path / "long.txt"), "--index", str(tmp_path / "ix"),
                                       "--json"])

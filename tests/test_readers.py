@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.dates import parse_date
-from index.documents import Article, Skipped
+from index.documents import Article, Skipped, UnreadFields
 from index.readers import FieldMap, read_paths
 
 from conftest import NK_SEED, SAMPLES
@@ -85,6 +85,15 @@ def test_json_list_and_field_mapping(tmp_path):
     [article], skipped = read(tmp_path, fields=fields)
     assert not skipped
     assert (article.id, article.title, article.text, article.date) == ("x1", "Tablet launch", "A foldable tablet.", "2023-09-12")
+
+
+def test_several_unread_fields_are_named_in_one_note_with_an_example_mapping(tmp_path):
+    records = [{"id": "r1", "text": "Harbour opens.", "colour": "red", "pub_time": "2023-01-02", "mood": "calm"}]
+    (tmp_path / "r.jsonl").write_text(json.dumps(records[0]) + "\n")
+    [article], [note] = read(tmp_path)
+    assert isinstance(note, UnreadFields) and note.path == str(tmp_path / "r.jsonl")
+    assert note.reason == ("fields colour, pub_time, mood are not read; map one with --field ATTR=NAME "
+                           "(e.g. --field date=pub_time)")
 
 
 def test_csv_records_and_missing_text_column(tmp_path):

@@ -1,5 +1,5 @@
 """Question: how long does one input file take to read, by size and element count? The figures behind the
-reader's caps (index/readers.py; docs/performance.md, "Caps on one input file").
+reader's caps (index/readers/limits.py; docs/performance.md, "Caps on one input file").
 
 Each measurement runs in a fresh child process, which reports its time and peak memory.
 
