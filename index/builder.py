@@ -6,6 +6,11 @@ folder gets the Whoosh index (hard links to the old immutable segment files, plu
 and a fresh FAISS file. Writing the manifest that names the new generation is the commit point:
 killed at any moment before it, the index answers exactly as before; after it, as after.
 Memory stays bounded by the batch size, not the corpus.
+
+Encoding runs beside the rest: a full batch of passages is encoded in a thread of its own
+(`_Encoding`; ONNX Runtime and numpy release the GIL) while this thread writes the batch before
+it to Whoosh and SQLite and reads and chunks the articles of the next one. The vectors, and so
+the index, are the same as when each batch was encoded in turn (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -201,6 +207,33 @@ def open_writer(paths: IndexPaths, embedder: Embedder, params: ChunkingParams | 
                 writer.report.seconds = time.perf_counter() - started
 
 
+class _Encoding:
+    """One batch's passages, encoded in a thread of its own after the batch before it (so one batch
+    is encoded at a time, by every core ONNX Runtime is given). A daemon thread: Ctrl-C or an error
+    in the writer is not held up by a batch still encoding."""
+
+    def __init__(self, encode: Callable[[], tuple], after: _Encoding | None = None):
+        self._result: tuple | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            if after is not None:
+                after._thread.join()
+            try:
+                self._result = encode()
+            except BaseException as exc:  # noqa: BLE001 (raised again in the writer's thread)
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="byline-encode", daemon=True)
+        self._thread.start()
+
+    def result(self) -> tuple:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 class IndexWriter:
     """Prepares the next generation of an index; see the module docstring."""
 
@@ -252,6 +285,9 @@ class IndexWriter:
         # embedding, and a large first ingest never holds a flat index and an HNSW one at once.
         self.build_vectors_at_commit = self.vectors is not None and self.vectors.ntotal == 0
         self.pending: list[tuple[Article, str, list[Chunk]]] = []
+        # The batch being encoded: (its articles, their chunks, the encoding), written when the
+        # next batch is sent or at flush().
+        self.in_flight: tuple[list[tuple[Article, str, list[Chunk]]], list[Chunk], _Encoding] | None = None
         self.sentence_mode = sentences.mode()
         self.pending_chunks = 0
         self.on_stage: Callable[[str], None] | None = None  # told when a stage starts (progress bars)
@@ -299,7 +335,7 @@ class IndexWriter:
         self.pending.append((article, digest, chunks))
         self.pending_chunks += len(chunks)
         if self.pending_chunks >= BATCH_CHUNKS:
-            self.flush()
+            self._send()
         return True
 
     def _keep_stored_values(self, article: Article) -> bool:
@@ -391,21 +427,40 @@ class IndexWriter:
         return self.article_whoosh
 
     def flush(self) -> None:
-        """Embed and write the queued articles."""
+        """Embed and write every queued article (waiting for the batch being encoded)."""
+        self._send()
+        if self.in_flight is not None:
+            batch, self.in_flight = self.in_flight, None
+            self._write(*batch)
+
+    def _send(self) -> None:
+        """Start encoding the queued articles, and write the batch sent before them meanwhile."""
         if not self.pending:
             return
-        chunks = [c for _, _, cs in self.pending for c in cs]
-        first = self.store.next_chunk_ids(len(chunks))
+        pending, self.pending, self.pending_chunks = self.pending, [], 0
+        chunks = [c for _, _, cs in pending for c in cs]
         if not self.model_used and self.on_stage:  # the first batch loads the model: seconds
             self.on_stage("preparing the model")
         self.model_used = True
-        matrix, sentence_vectors = sentences.encode_passages(self.embedder, chunks, self.sentence_mode)
+        embedder, how = self.embedder, self.sentence_mode
+        previous = self.in_flight
+        encoding = _Encoding(lambda: sentences.encode_passages(embedder, chunks, how),
+                             after=previous[2] if previous else None)
+        self.in_flight = (pending, chunks, encoding)
+        if previous is not None:
+            self._write(*previous)
+
+    def _write(self, pending: list[tuple[Article, str, list[Chunk]]], chunks: list[Chunk],
+               encoding: _Encoding) -> None:
+        """Write an encoded batch: its passages to Whoosh, the store and FAISS."""
+        matrix, sentence_vectors = encoding.result()
+        first = self.store.next_chunk_ids(len(chunks))
         whoosh = self._whoosh() if not self.milvus else None
         for offset, chunk in enumerate(chunks):
             chunk.id = first + offset
             chunk.vector = matrix[offset]
         by_chunk = {c.id: m for c, m in zip(chunks, sentence_vectors)} if sentence_vectors is not None else None
-        for article, digest, article_chunks in self.pending:
+        for article, digest, article_chunks in pending:
             for chunk in article_chunks if whoosh is not None else ():
                 whoosh.add_document(**lexical.chunk_document(
                     chunk.id, article.id, article.title, chunk.text, article.source, article.date))
@@ -419,7 +474,6 @@ class IndexWriter:
         if self.vectors is not None and not self.build_vectors_at_commit:
             vectors.add(self.vectors, [c.id for c in chunks], matrix)
         self.report.chunks += len(chunks)
-        self.pending, self.pending_chunks = [], 0
         if self.on_stage:
             self.on_stage("indexing")
 

@@ -261,3 +261,43 @@ def test_interrupted_first_run_leaves_a_folder_that_can_be_indexed(index_copy, t
                              capture_output=True, text=True)
     assert refused.returncode == 2 and "not a byline index" in refused.stderr
     assert (tmp_path / "stranger" / "notes.txt").read_text() == "mine"
+
+
+TOPICS = ["volcano eruption ash cloud", "central bank interest rates", "football cup final", "vaccine trial results",
+          "rail strike commuters", "wildfire evacuation", "chess championship", "satellite launch orbit",
+          "wheat harvest drought", "art museum theft", "cyber attack hospital", "marathon world record",
+          "coral reef bleaching", "parliament budget vote", "opera premiere", "earthquake rescue teams",
+          "electric car factory", "whale migration survey", "bridge collapse inquiry", "film festival award"]
+
+
+def test_batches_encoded_beside_writing_keep_each_vector_with_its_passage(embedder, tmp_path, monkeypatch):
+    """Ingest encodes a batch in a thread while it writes the one before (index/builder.py). With
+    batches of 8 passages, 20 articles go through several batches in flight, and every stored vector
+    is its own passage's: of all passages encoded alone, the closest is that passage."""
+    import numpy as np
+
+    from index import builder
+    from index.documents import Chunk
+    from index.manifest import load_manifest
+    from index.store import ArticleStore
+
+    monkeypatch.setattr(builder, "BATCH_CHUNKS", 8)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, topic in enumerate(TOPICS):
+        body = "\n\n".join(f"Reporters covered the {topic} on day {day}. Officials said the {topic} "
+                           f"drew attention across the region, and residents described it in detail."
+                           for day in range(1, 9))
+        article(docs, f"{i:02d}.txt", topic.title(), body)
+    paths = IndexPaths(tmp_path / "ix")
+    report = builder.add_paths(paths, [docs], embedder)
+    assert report.new == len(TOPICS) and report.chunks > 3 * builder.BATCH_CHUNKS
+    store = ArticleStore(paths.store, load_manifest(paths).generation, readonly=True)
+    rows = [row for part in store.iter_chunks_for_rebuild() for row in part]
+    store.close()
+    assert len(rows) == report.chunks
+    stored = np.stack([np.frombuffer(row[3], dtype=np.float32) for row in rows])
+    alone = embedder.encode([Chunk("", 0, row[2], row[4]).embedding_text() for row in rows])
+    similarity = stored @ alone.T
+    assert (similarity.argmax(axis=1) == np.arange(len(rows))).all()
+    assert similarity.diagonal().min() > 0.97
