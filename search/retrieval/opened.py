@@ -2,7 +2,10 @@
 
 Every file of the generation is opened at once (`search.retrieval.pinned`), so a long batch of queries
 keeps reading the generation it started with even when writers commit and remove it meanwhile.
-The Whoosh index, the model and the FAISS mapping are still set up only when first needed.
+The Whoosh index, the model and the FAISS mapping are still set up only when first needed. A
+generation never changes, so each Whoosh index's reader is opened once and shared by every
+searcher of the view (`_SharedReader`): a search used to open five, each reading the index's table
+of contents and segments again (a tenth of a warm hybrid search).
 Damage found on the way is an `IndexProblem` naming the file and what to do.
 """
 
@@ -30,6 +33,35 @@ if TYPE_CHECKING:
     from search.retrieval.backend import Backend
 
 _REPAIR = "check it with: byline doctor (and byline doctor --repair rebuilds it from the article store)"
+
+
+def _shared_reader_index(storage):
+    """A Whoosh FileIndex of `storage` whose reader() is opened once and shared by every caller and
+    searcher (closing it, as `with ix.reader() as r:` and Whoosh's own helpers do, leaves it open;
+    close_reader() closes it). Readers are not thread-safe: an OpenIndex is read by one
+    thread at a time (search/engine.py holds a lock)."""
+    from whoosh.index import FileIndex
+    from whoosh.searching import Searcher
+
+    class _SharedReader(FileIndex):
+        _held = None
+
+        def reader(self, reuse=None):
+            if self._held is None:
+                held = super().reader()
+                held.close_for_real, held.close = held.close, lambda: None
+                self._held = held
+            return self._held
+
+        def searcher(self, **kwargs):
+            return Searcher(self.reader(), fromindex=self, closereader=False, **kwargs)
+
+        def close_reader(self) -> None:
+            if self._held is not None:
+                self._held.close_for_real()
+                self._held = None
+
+    return _SharedReader(storage)
 
 
 class OpenIndex:
@@ -94,8 +126,6 @@ class OpenIndex:
 
     @cached_property
     def lexical(self):
-        from whoosh.index import FileIndex
-
         if self.milvus is not None:
             from search.retrieval.milvus import MilvusLexical
 
@@ -103,15 +133,13 @@ class OpenIndex:
 
         folder = self.paths.lexical(self.generation)
         try:
-            return FileIndex(self._pinned.storage("lexical"))
+            return _shared_reader_index(self._pinned.storage("lexical"))
         except Exception as exc:
             raise IndexProblem(f"lexical index in {folder} cannot be opened ({_first_line(exc)}); {_REPAIR}") from None
 
     @cached_property
     def article_lexical(self):
         """The Whoosh index of whole articles, or None in an index made before it existed."""
-        from whoosh.index import FileIndex
-
         if self.milvus is not None:
             return None
         folder = self.paths.article_lexical(self.generation)
@@ -119,7 +147,7 @@ class OpenIndex:
         if not (storage.list() if self._pinned.fds else folder.is_dir()):
             return None
         try:
-            return FileIndex(storage)
+            return _shared_reader_index(storage)
         except Exception as exc:
             raise IndexProblem(f"article index in {folder} cannot be opened ({_first_line(exc)}); {_REPAIR}") from None
 
@@ -166,6 +194,10 @@ class OpenIndex:
                 f"{_REPAIR}") from None
 
     def close(self) -> None:
+        for name in ("lexical", "article_lexical"):
+            opened = self.__dict__.get(name)
+            if hasattr(opened, "close_reader"):
+                opened.close_reader()
         self.store.close()
         self._pinned.close()
 
