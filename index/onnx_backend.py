@@ -303,15 +303,17 @@ def _export(model_dir: Path, out: Path, int8: bool) -> None:
 SMOOTHED_SUFFIXES = ("attention.self.query", "attention.self.key", "attention.self.value",
                      "intermediate.dense")
 # Per model type (config.json's model_type), where BERT's names do not fit. MPNet (all-mpnet-base-v2):
-# its FFN output layer (`output.dense`, fed by the GELU) is what int8 hurts. Cosine of int8 passage
-# vectors to fp32 (40 BBC passages, int8 simulated in torch): BERT's names only (q/k/v unsmoothed,
-# output.dense plain) 0.923; every Linear smoothed 0.983; every other Linear smoothed and
-# output.dense left in fp32 0.9992. So it stays fp32 (a third of the Linear work; docs/models.md).
+# its FFN output layer (`output.dense`, fed by the GELU) is what int8 hurts, because a few tokens'
+# activations there dwarf the rest and one scale per batch then rounds every other token coarsely.
+# Cosine of int8 passage vectors to fp32 (40 BBC passages, int8 simulated in torch): BERT's names
+# only 0.923; every Linear smoothed 0.983; output.dense in fp32 0.9992; output.dense in int8 with
+# one activation scale per token 0.9985. Per token it is (recipe 3): 1.2x the passages/s of
+# keeping it in fp32, nDCG@10 within 0.004 on every set (docs/models.md, docs/performance.md).
 SMOOTHED_BY_TYPE = {"mpnet": ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
                               "intermediate.dense")}
-FP32_BY_TYPE = {"mpnet": ("output.dense",)}
+PER_TOKEN_BY_TYPE = {"mpnet": ("output.dense",)}
 # Bumped per model type when its recipe changes, so only that type's caches are redone.
-RECIPE_REVISION = {"mpnet": 2}
+RECIPE_REVISION = {"mpnet": 3}
 SMOOTH_ALPHA = 0.75
 CALIBRATION_FILE = Path(__file__).with_name("calibration.txt")
 
@@ -348,15 +350,20 @@ def _quantize_linears(model, spec: dict, torch) -> None:
     written by the exporter itself. In the graph each layer is DynamicQuantizeLinear ->
     MatMulInteger -> Cast -> Mul, which ONNX Runtime fuses.
 
-    Layers named in SMOOTHED_SUFFIXES (SMOOTHED_BY_TYPE for MPNet, which keeps FP32_BY_TYPE in fp32) get SmoothQuant (Xiao et al., 2023) first: input channel j
-    is divided by s_j = max|X_j|^a / max|W_j|^(1-a) (a = SMOOTH_ALPHA, maxima from a forward pass
-    over calibration.txt) and weight column j multiplied by it, so the product is unchanged but the
-    activations quantize with less error. SciFact semantic nDCG@10 (passages re-encoded): plain
-    int8 0.659, smoothed 0.668, fp32 0.672 (docs/performance.md)."""
+    Layers named in SMOOTHED_SUFFIXES (SMOOTHED_BY_TYPE for MPNet) get SmoothQuant (Xiao et al.,
+    2023) first: input channel j is divided by s_j = max|X_j|^a / max|W_j|^(1-a) (a = SMOOTH_ALPHA,
+    maxima from a forward pass over calibration.txt) and weight column j multiplied by it, so the
+    product is unchanged but the activations quantize with less error. SciFact semantic nDCG@10
+    (passages re-encoded): plain int8 0.659, smoothed 0.668, fp32 0.672 (docs/performance.md).
+
+    Layers named in PER_TOKEN_BY_TYPE quantize their activations with one scale per token
+    (symmetric: max|x| / 127 over the token's channels) instead of one per batch: Abs ->
+    ReduceMax -> Div -> Round -> Clip -> Cast to uint8 around zero point 128 -> MatMulInteger ->
+    Cast -> Mul by both scales."""
     maxima = _calibration_maxima(model, spec, torch)
     model_type = getattr(model.config, "model_type", "")
     suffixes = SMOOTHED_BY_TYPE.get(model_type, SMOOTHED_SUFFIXES)
-    kept = FP32_BY_TYPE.get(model_type, ())
+    per_token = PER_TOKEN_BY_TYPE.get(model_type, ())
 
     class QuantizedMatMul(torch.autograd.Function):
         @staticmethod
@@ -369,9 +376,26 @@ def _quantize_linears(model, spec: dict, torch) -> None:
             product = g.op("Cast", g.op("MatMulInteger", xq, weight, x_zero, zero), to_i=1)  # 1: float
             return g.op("Mul", product, g.op("Mul", x_scale, scale))
 
+    class PerTokenMatMul(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, weight, scale, zero):
+            return x @ (weight.float() * scale)
+
+        @staticmethod
+        def symbolic(g, x, weight, scale, zero):
+            def const(value, dtype=torch.float32):
+                return g.op("Constant", value_t=torch.tensor(value, dtype=dtype))
+            amax = g.op("ReduceMax", g.op("Abs", x), axes_i=[-1], keepdims_i=1)
+            x_scale = g.op("Max", g.op("Div", amax, const(127.0)), const(1e-12))
+            shifted = g.op("Add", g.op("Round", g.op("Div", x, x_scale)), const(128.0))
+            xq = g.op("Cast", g.op("Clip", shifted, const(0.0), const(255.0)), to_i=2)  # 2: uint8
+            product = g.op("Cast", g.op("MatMulInteger", xq, weight, const(128, torch.uint8), zero), to_i=1)
+            return g.op("Mul", g.op("Mul", product, x_scale), scale)
+
     class Int8Linear(torch.nn.Module):
-        def __init__(self, linear, input_max=None):
+        def __init__(self, linear, input_max=None, token=False):
             super().__init__()
+            self.token = token
             w = linear.weight.detach().float()  # (out, in)
             self.smooth = input_max is not None
             if self.smooth:
@@ -389,15 +413,16 @@ def _quantize_linears(model, spec: dict, torch) -> None:
         def forward(self, x):
             if self.smooth:
                 x = x * self.inverse_smoothing
-            y = QuantizedMatMul.apply(x, self.weight_q, self.scale, self.zero)
+            y = (PerTokenMatMul if self.token else QuantizedMatMul).apply(x, self.weight_q, self.scale, self.zero)
             return y if self.bias is None else y + self.bias
 
     modules = dict(model.named_modules())
     for name, module in list(modules.items()):
-        if type(module) is torch.nn.Linear and not (kept and name.endswith(kept)):
+        if type(module) is torch.nn.Linear:
             parent, _, attribute = name.rpartition(".")
             smoothed = name.endswith(suffixes) and name in maxima
-            setattr(modules[parent], attribute, Int8Linear(module, maxima[name] if smoothed else None))
+            token = bool(per_token) and name.endswith(per_token)
+            setattr(modules[parent], attribute, Int8Linear(module, maxima[name] if smoothed else None, token))
 
 
 def _temp_beside(path: Path) -> Path:

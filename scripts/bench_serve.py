@@ -166,10 +166,13 @@ def main() -> None:
                                     str(index), "-o", "json", *extra], env=env, stdout=subprocess.DEVNULL, check=True)
                     times.append(time.perf_counter() - start)
                 print(f"cold CLI {label} {mode:<7} {args.cold} runs: {pct(times)}")
-        if args.cold:
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "import typer, rich"], check=True)
-            print(f"(python + typer + rich imports alone: {(time.perf_counter() - start) * 1000:.0f} ms)")
+        for label, code in (("python -c pass", "pass"), ("python + typer imported", "import typer")) if args.cold else ():
+            times = []
+            for _ in range(args.cold):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", code], check=True)
+                times.append(time.perf_counter() - start)
+            print(f"cold     {label:<27} {args.cold} runs: {pct(times)}")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -148,14 +148,15 @@ def test_saved_searches_and_similar_use_the_recorded_model(runner, tmp_path, mpn
 
 def test_mpnet_int8_passages_stay_close_to_full_precision(mpnet_index):
     """int8 passages (the default) against the fp32 model that encodes queries. With only BERT's
-    layer names smoothed, MPNet's FFN output layer went unsmoothed: cosine ~0.90."""
+    layer names smoothed, MPNet's FFN output layer went unsmoothed: cosine ~0.90; with one
+    activation scale per batch there, smoothed, ~0.983; with one per token (the recipe) ~0.998."""
     from index.embedder import Embedder
 
     embedder = Embedder(resolve_model("mpnet"))
     texts = [p.read_text()[:1000] for p in sorted(SAMPLES.glob("*.txt"))[:8]]
     assert embedder.int8_passages and embedder.backend == "onnx"
     cosines = (embedder.encode(texts) * embedder.encode_queries(texts)).sum(axis=1)
-    assert cosines.mean() > 0.97 and cosines.min() > 0.94, cosines
+    assert cosines.mean() > 0.995 and cosines.min() > 0.99, cosines
 
 
 def test_engine_of_serve_and_mcp_uses_the_recorded_model(mpnet_index):

@@ -1,7 +1,8 @@
 """Which Linear layers of a model int8 hurts: int8 dynamic quantization simulated in torch (weights
-per-channel symmetric int8; activations per-tensor uint8, as ONNX Runtime's DynamicQuantizeLinear),
-with SmoothQuant (calibrated as index/onnx_backend.py does) on chosen layers and others left in
-fp32. Prints the cosine of mean-pooled passage vectors to the fp32 model's, per recipe.
+per-channel symmetric int8; activations per-tensor uint8, as ONNX Runtime's DynamicQuantizeLinear,
+or per token, symmetric int8, as index/onnx_backend.py's PER_TOKEN_BY_TYPE layers), with
+SmoothQuant (calibrated as index/onnx_backend.py does) on chosen layers and others left in fp32.
+Prints the cosine of mean-pooled passage vectors to the fp32 model's, per recipe.
 
     PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/research/int8_simulate.py ~/.cache/byline/models/all-mpnet-base-v2 --texts 40
 
@@ -22,13 +23,14 @@ sys.path.insert(0, str(ROOT))
 from index import onnx_backend as ob  # noqa: E402
 
 QKV = ("attention.attn.q", "attention.attn.k", "attention.attn.v")
-RECIPES = [  # (label, smoothed suffixes or None for every Linear, suffixes kept in fp32)
+RECIPES = [  # (label, smoothed suffixes or None for every Linear, suffixes kept in fp32[, suffixes per token])
     ("BERT's names only", ob.SMOOTHED_SUFFIXES, ()),
     ("+ smooth q/k/v", ob.SMOOTHED_SUFFIXES + QKV, ()),
     ("+ smooth q/k/v and attn.o", ob.SMOOTHED_SUFFIXES + QKV + ("attn.o",), ()),
     ("+ smooth q/k/v and output.dense", ob.SMOOTHED_SUFFIXES + QKV + ("output.dense",), ()),
     ("smooth every Linear", None, ()),
     ("smooth every other Linear, output.dense fp32", None, ("output.dense",)),
+    ("smooth every other Linear, output.dense int8 per token (unsmoothed)", None, (), ("output.dense",)),
 ]
 
 
@@ -62,9 +64,14 @@ def main() -> None:
         zero = torch.round(-low / scale).clamp(0, 255)
         return (torch.round(x / scale + zero).clamp(0, 255) - zero) * scale
 
+    def quantize_per_token(x):
+        scale = (x.abs().amax(dim=-1, keepdim=True) / 127).clamp(min=1e-12)
+        return torch.round(x / scale).clamp(-127, 127) * scale
+
     class Simulated(torch.nn.Module):
-        def __init__(self, linear, input_max):
+        def __init__(self, linear, input_max, per_token=False):
             super().__init__()
+            self.per_token = per_token
             w = linear.weight.detach().float()
             self.inverse = None
             if input_max is not None:
@@ -78,7 +85,7 @@ def main() -> None:
         def forward(self, x):
             if self.inverse is not None:
                 x = x * self.inverse
-            y = quantize_activations(x) @ self.w.t()
+            y = (quantize_per_token(x) if self.per_token else quantize_activations(x)) @ self.w.t()
             return y if self.b is None else y + self.b
 
     def encode(model):
@@ -91,14 +98,16 @@ def main() -> None:
         return torch.stack(rows)
 
     reference = encode(base)
-    for label, smoothed, kept in RECIPES:
+    for label, smoothed, kept, *rest in RECIPES:
+        per_token = rest[0] if rest else ()
         model = copy.deepcopy(base)
         modules = dict(model.named_modules())
         for name, module in list(modules.items()):
             if type(module) is torch.nn.Linear and not (kept and name.endswith(kept)):
                 parent, _, attribute = name.rpartition(".")
-                smooth = name in maxima and (smoothed is None or name.endswith(smoothed))
-                setattr(modules[parent], attribute, Simulated(module, maxima[name] if smooth else None))
+                token = bool(per_token) and name.endswith(per_token)
+                smooth = name in maxima and (smoothed is None or name.endswith(smoothed)) and not token
+                setattr(modules[parent], attribute, Simulated(module, maxima[name] if smooth else None, token))
         cosines = (encode(model) * reference).sum(dim=1)
         print(f"{label}: cosine mean {cosines.mean():.4f}, min {cosines.min():.4f}", flush=True)
 
