@@ -56,16 +56,13 @@ def _readable_help(command) -> None:
     import copy
     import inspect
 
-    from typer import rich_utils
-
-    rich_utils.RANGE_STRING = ""  # the help panel's range column; errors still name the range
     if command.help:
         paragraphs = inspect.cleandoc(command.help).split("\n\n")
         command.help = "\n\n".join(p if any(line.startswith(" ") for line in p.splitlines())
                                      else " ".join(p.split("\n")) for p in paragraphs)
     get_params = command.get_params
 
-    def labelled_params(ctx):  # --help and the completion options are only made here
+    def labelled_params(ctx):
         params = get_params(ctx)
         for param in params:
             if getattr(param, "is_flag", True) is False and param.metavar is None:  # an option taking a value
@@ -78,6 +75,15 @@ def _readable_help(command) -> None:
         return params
 
     command.get_params = labelled_params
+    format_help = command.format_help
+
+    def help_without_ranges(ctx, formatter):
+        from typer import rich_utils  # 50 ms of imports (rich's Markdown): only when help is shown
+
+        rich_utils.RANGE_STRING = ""  # the help panel's range column; errors still name the range
+        return format_help(ctx, formatter)
+
+    command.format_help = help_without_ranges
     for sub in getattr(command, "commands", {}).values():
         _readable_help(sub)
 

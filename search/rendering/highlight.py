@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from index.lexical import analyzer
-
 
 def spans(passage: str, terms: set[str]) -> list[tuple[int, int]]:
     """Character spans of the words in `passage` whose analysed form is one of `terms`."""
     if not terms:
         return []
+    from index.lexical import analyzer  # Whoosh: not for snippets of results a server sent
+
     return [(t.startchar, t.endchar) for t in analyzer()(passage, chars=True) if t.text in terms]
 
 

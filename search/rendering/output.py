@@ -28,8 +28,6 @@ class Answer:
 def result_dict(result: Result, wire: bool = False) -> dict:
     """A result as JSON; `wire` adds what `result_from_dict` needs to rebuild it (the query
     terms and whether the answer ends the article), for `byline search` through a server."""
-    from search.rendering import highlight
-
     a = result.article
     out = {
         "rank": result.rank,
@@ -42,7 +40,7 @@ def result_dict(result: Result, wire: bool = False) -> dict:
         "path": a.path,
         "answer": result.answer.as_dict() if result.answer is not None else None,
         "passage": result.passage,
-        "highlights": [list(span) for span in highlight.spans(result.passage, result.terms)],
+        "highlights": [list(span) for span in marks(result)],
         "chunk_id": result.chunk_id,
         "lexical_rank": result.lexical_rank,
         "semantic_rank": result.semantic_rank,
@@ -53,6 +51,17 @@ def result_dict(result: Result, wire: bool = False) -> dict:
         out["terms"] = sorted(result.terms)
         out["answer_at_end"] = bool(result.answer is not None and result.answer.at_end)
     return out
+
+
+def marks(result) -> list[tuple[int, int]]:
+    """Where the query's words are in the result's passage: as the server sent them, else found
+    here (which needs the index's analyzer, and so Whoosh)."""
+    sent = getattr(result, "highlights", None)
+    if sent is not None:
+        return [tuple(span) for span in sent]
+    from search.rendering import highlight
+
+    return highlight.spans(result.passage, result.terms)
 
 
 @dataclass
@@ -213,7 +222,7 @@ def _write_tables(answers: Sequence[Answer], out: TextIO, show_query: bool) -> N
                 article.append(f"\n{copies_note(r)}", style="magenta")
             from search.rendering import highlight
 
-            text, spans = highlight.snippet(r.passage, highlight.spans(r.passage, r.terms))
+            text, spans = highlight.snippet(r.passage, marks(r))
             passage = _answer_text(r, mark)
             passage.append_text(_marked(text, spans, "dim" if r.answer is not None else "", mark))
             table.add_row(str(r.rank), f"{r.score:.3f}", article, passage)
@@ -234,7 +243,7 @@ def _write_blocks(results: Sequence[Result], console, mark: str | None) -> None:
         console.print(Text(meta, style="green") + Text(f"\n{a.id}", style="dim"))
         if r.duplicates:
             console.print(Text(copies_note(r), style="magenta"))
-        text, spans = highlight.snippet(r.passage, highlight.spans(r.passage, r.terms), width=200)
+        text, spans = highlight.snippet(r.passage, marks(r), width=200)
         body = _answer_text(r, mark)
         body.append_text(_marked(text, spans, "dim" if r.answer is not None else "", mark))
         console.print(body)
