@@ -178,6 +178,12 @@ class Engine:
             self._stamp = stamp
         return self._ix
 
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             for ix in (self._ix, self._retired):

@@ -146,3 +146,21 @@ def test_relative_index_path_is_searchable(runner, sample_index, monkeypatch):
     found = run(runner, "search", "turtles", "--index", sample_index.name, "-m", "lexical", "-o", "ids", "--no-server")
     assert found.exit_code == 0, found.output
     assert found.stdout.split()[0] == "2022-05-19-sea-turtle-nesting-record.txt"
+
+
+def test_commands_run_in_process_close_the_index_they_open(runner, sample_index):
+    """Each command closes the index it opened (tests and programs run many in one process)."""
+    commands = [["search", QUESTION, "-o", "ids"], ["search", "rail", "-m", "lexical", "-o", "json"],
+                ["show", "2022-01-14-north-korea-talks.txt", "-o", "json"], ["status", "--json"],
+                ["similar", "2022-01-14-north-korea-talks.txt", "-o", "ids"]]
+
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    for command in commands:  # first runs load the model and warm caches
+        run(runner, *command, "--index", sample_index)
+    before = descriptors()
+    for _ in range(5):
+        for command in commands:
+            assert run(runner, *command, "--index", sample_index).exit_code in (0, 1)
+    assert descriptors() - before < 5

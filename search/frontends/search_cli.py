@@ -82,7 +82,8 @@ def search(
         if results is None:
             from search.engine import Engine
 
-            responses = Engine(root, model).search_many(texts, request, answer_limit=1 if answer else None)
+            with Engine(root, model) as engine:
+                responses = engine.search_many(texts, request, answer_limit=1 if answer else None)
             results = [(r.results, r.extra) for r in responses]
     except (BadRequest, ValueError, QueryFileError, IndexProblem) as exc:
         fail(str(exc))
@@ -125,7 +126,8 @@ def show(
         fmt = output_format(fmt)
         if fmt not in ("table", "json"):
             raise ValueError(f"unknown --format {fmt!r}; choose table or json")
-        article = Engine(index_dir(index)).get_article(article_id)
+        with Engine(index_dir(index)) as engine:
+            article = engine.get_article(article_id)
     except (ValueError, NotFound, IndexProblem) as exc:
         fail(str(exc).strip("'\""))
     output.write_article(article, fmt, sys.stdout)

@@ -91,7 +91,8 @@ def status(
     from search.engine import Engine
 
     try:
-        info = Engine(index_dir(index)).status()
+        with Engine(index_dir(index)) as engine:
+            info = engine.status()
     except IndexProblem as exc:
         fail(str(exc))
     if as_json:

@@ -70,7 +70,8 @@ def similar(
         request = SearchRequest("", k, mode, tuple(source or ()), since, until, DEFAULT_FUSION, collapse, sort,
                                 recent, half_life)
         request.checked()
-        results = Engine(index_dir(index), model).similar(article_id, request).results
+        with Engine(index_dir(index), model) as engine:
+            results = engine.similar(article_id, request).results
     except (BadRequest, ValueError, NotFound, IndexProblem) as exc:
         fail(str(exc))
     output.write([output.Answer("similar", f"like {article_id}", results)], fmt, sys.stdout, tag="byline-similar")
