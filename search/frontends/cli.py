@@ -3,7 +3,7 @@ and command group, each of which lives in its own module (index_cli, search_cli,
 serve_cli, stories_cli, saved_cli).
 
 A run registers only the command it was asked for (`byline search ...` builds the search command
-alone, not the nineteen others, whose modules it then never imports): building Typer's whole tree
+alone, not the other commands and groups, whose modules it then never imports): building Typer's whole tree
 took a fifth of a cold `byline search` through a running server (docs/serve.md). `byline`,
 `byline --help`, an unknown name and shell completion get the whole tree; `app` (for tests and
 embedding) is the whole tree too.
