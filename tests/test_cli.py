@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -148,19 +149,22 @@ def test_relative_index_path_is_searchable(runner, sample_index, monkeypatch):
     assert found.stdout.split()[0] == "2022-05-19-sea-turtle-nesting-record.txt"
 
 
-def test_commands_run_in_process_close_the_index_they_open(runner, sample_index):
+def test_commands_run_in_process_close_the_index_they_open(runner, sample_index, tmp_path):
     """Each command closes the index it opened (tests and programs run many in one process)."""
+    index = tmp_path / "ix"
+    shutil.copytree(sample_index, index)
+    assert run(runner, "saved", "add", "talks", QUESTION, "--index", index).exit_code == 0
     commands = [["search", QUESTION, "-o", "ids"], ["search", "rail", "-m", "lexical", "-o", "json"],
                 ["show", "2022-01-14-north-korea-talks.txt", "-o", "json"], ["status", "--json"],
-                ["similar", "2022-01-14-north-korea-talks.txt", "-o", "ids"]]
+                ["similar", "2022-01-14-north-korea-talks.txt", "-o", "ids"], ["saved", "run", "talks"]]
 
     def descriptors() -> int:
         return len(os.listdir("/proc/self/fd"))
 
     for command in commands:  # first runs load the model and warm caches
-        run(runner, *command, "--index", sample_index)
+        run(runner, *command, "--index", index)
     before = descriptors()
     for _ in range(5):
         for command in commands:
-            assert run(runner, *command, "--index", sample_index).exit_code in (0, 1)
+            assert run(runner, *command, "--index", index).exit_code in (0, 1)
     assert descriptors() - before < 5

@@ -96,7 +96,7 @@ def run(
             raise typer.Exit(0)
 
     try:
-        engine = Engine(index_dir(index), model)
+        engine = ctx.with_resource(Engine(index_dir(index), model))  # closed when the command ends
     except IndexProblem as exc:
         fail(str(exc))
     ix = engine.index
