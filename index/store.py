@@ -313,12 +313,26 @@ class ArticleStore:
         """{article_id: (offsets, vectors)} for the articles that have stored sentences: int32
         (n, 2) start/end offsets into the article text, in text order, and float32 (n, dim)
         unit vectors (late-chunked from the passages at ingest; cosine ~0.999 to the float32
-        ones after int8 storage). Articles indexed before sentences were stored are absent."""
+        ones after int8 storage), both read-only. Articles indexed before sentences were stored
+        are absent. A read-only store keeps the rows it unpacked (`SentenceRowCache`)."""
         if not self._has_sentences:
             return {}
-        return {article_id: _sentence_rows(offsets, scales, vectors) for article_id, offsets, scales, vectors in
+        wanted = list(dict.fromkeys(article_ids))
+        cache = self._sentence_cache
+        found = cache.get_many(wanted) if cache is not None else {}
+        missing = [a for a in wanted if a not in found]
+        rows = {article_id: _sentence_rows(offsets, scales, vectors) for article_id, offsets, scales, vectors in
                 self._in_query(f"SELECT article_id, offsets, scales, vectors FROM sentences WHERE {self._visible()} "
-                               "AND article_id IN ({})", list(article_ids))}
+                               "AND article_id IN ({})", missing)} if missing else {}
+        if cache is not None:
+            cache.put_many(rows)
+        found.update(rows)
+        return found
+
+    @cached_property
+    def _sentence_cache(self) -> SentenceRowCache | None:
+        """Only a read-only store caches: the rows it sees at its generation never change."""
+        return SentenceRowCache(SENTENCE_CACHE_BYTES) if self.readonly else None
 
     @cached_property
     def _has_sentences(self) -> bool:
@@ -483,9 +497,55 @@ def _writable(folder: Path) -> bool:
 
 
 def _sentence_rows(offsets: bytes, scales: bytes, vectors: bytes):
-    """A stored sentences row: int32 (n, 2) offsets and float32 (n, dim) vectors (int8 x scale)."""
+    """A stored sentences row: int32 (n, 2) offsets and float32 (n, dim) vectors (int8 x scale),
+    read-only, since a cached row is shared by every search that reads it."""
     import numpy as np
 
     bounds = np.frombuffer(offsets, dtype=np.int32).reshape(-1, 2)
     matrix = np.frombuffer(vectors, dtype=np.int8).reshape(len(bounds), -1).astype(np.float32)
-    return bounds, matrix * np.frombuffer(scales, dtype=np.float32)[:, None]
+    matrix *= np.frombuffer(scales, dtype=np.float32)[:, None]
+    matrix.flags.writeable = False
+    return bounds, matrix
+
+
+# Unpacked sentence rows kept per open read-only store. A server's search reads the sentences of
+# its best articles up to three times (sentence evidence, answers, the relevance floor), and
+# popular articles come back across searches; at mpnet's 768 dimensions an article's rows are
+# ~3 KB a sentence, so 64 MB keeps some 600 articles.
+SENTENCE_CACHE_BYTES = 64 << 20
+
+
+class SentenceRowCache:
+    """A least-recently-used map of article id -> (offsets, vectors), bounded in bytes and safe
+    to share between the threads of a server."""
+
+    def __init__(self, budget: int):
+        import threading
+        from collections import OrderedDict
+
+        self.budget = budget
+        self.size = 0
+        self.rows: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_many(self, article_ids: list[str]) -> dict:
+        out = {}
+        with self.lock:
+            for article_id in article_ids:
+                row = self.rows.get(article_id)
+                if row is not None:
+                    self.rows.move_to_end(article_id)
+                    out[article_id] = row
+        return out
+
+    def put_many(self, rows: dict) -> None:
+        with self.lock:
+            for article_id, row in rows.items():
+                cost = row[0].nbytes + row[1].nbytes
+                if cost > self.budget or article_id in self.rows:
+                    continue
+                self.rows[article_id] = row
+                self.size += cost
+            while self.size > self.budget:
+                _, (bounds, matrix) = self.rows.popitem(last=False)
+                self.size -= bounds.nbytes + matrix.nbytes

@@ -6,7 +6,8 @@
 
 Starts a real `byline serve` on a free loopback port (with XDG_RUNTIME_DIR in a temp folder, so
 `byline search` finds it), then measures:
-  warm      N sequential GET /search requests per mode (p50/p95), answers included
+  warm      N sequential GET /search requests per mode (p50/p95), answers included, then 40
+            hybrid queries it has not seen (the server keeps sentence rows it has read)
   load      C threads x R requests at once (p50/p95, requests/s, failures)
   hog       one request of many queries (8000: refused; 100: the most taken) and, meanwhile,
             another client's lexical searches one after another (their p50/max)
@@ -35,6 +36,22 @@ BYLINE = str(Path(sys.executable).with_name("byline"))
 QUERIES = ["who proposed talks without preconditions", "rail strike", "interest rate decision",
            "sanctions on North Korea", "election results", "floods and heavy rain", "new vaccine trial",
            "football transfer fee"]
+# Asked once each, after the repeated ones: the server keeps the sentence rows of articles it has
+# read (index/store.py), so queries it has seen before are cheaper than new ones.
+NEW_QUERIES = ["oil price rise hits airlines", "who won the best actor award", "mobile phone sales growth",
+               "tax cuts promised before the election", "injury rules striker out of cup final",
+               "broadband prices fall", "record label sues file sharers", "car maker cuts jobs",
+               "minister resigns over visa row", "video game console launch", "stock market hits high",
+               "box office takings for new film", "hospital waiting lists", "rugby six nations squad",
+               "spam email crackdown", "pension reform plans", "tennis open quarter final",
+               "budget deficit forecast", "music download chart", "school exam results",
+               "airline merger talks", "identity cards bill", "marathon world record",
+               "search engine advertising revenue", "house prices slow down", "band splits up",
+               "immigration figures published", "champions league draw", "virus attacks computers",
+               "euro strength hurts exporters", "comedy series wins award", "police powers debate",
+               "athlete fails drug test", "digital television switch over", "retail sales at christmas",
+               "film director dies", "general election date", "cricket test series",
+               "online banking fraud", "steel company profits"]
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -126,6 +143,12 @@ def main() -> None:
                 assert status == 200
                 times.append(t)
             print(f"warm {mode:<8} {args.warm} requests, k=10, answers: {pct(times)}")
+        times = []
+        for query in NEW_QUERIES:
+            status, t = get(f"{base}/search?{urllib.parse.urlencode({'q': query, 'mode': 'hybrid', 'k': 10})}")
+            assert status == 200
+            times.append(t)
+        print(f"warm hybrid, each query new ({len(NEW_QUERIES)}), k=10, answers: {pct(times)}")
 
         times, failures, lock = [], [], threading.Lock()
 

@@ -87,3 +87,36 @@ def test_store_without_sentence_table_still_opens(tmp_path, sample_index):
     assert ix.store.sentence_vectors(ids) == {}
     assert len(ix.store.article_texts(ids)) == len(ids)
     ix.close()
+
+
+def test_an_open_index_keeps_the_sentence_rows_of_its_generation(tmp_path, embedder):
+    """A read-only store caches unpacked rows: repeated reads give the same read-only arrays,
+    an index opened before an edit keeps seeing its own generation's rows, and a new one the
+    edit's."""
+    paths = IndexPaths(tmp_path / "ix")
+    add_articles(paths, _articles(), embedder)
+    before = OpenIndex(paths.root)
+    first = before.store.sentence_vectors(["talks", "rain"])
+    again = before.store.sentence_vectors(["rain", "rain", "missing"])
+    assert set(again) == {"rain"} and again["rain"][1] is first["rain"][1]
+    assert not first["rain"][1].flags.writeable
+    add_articles(paths, [Article(id="rain", title="Storm floods coast", text="Only one sentence now.")], embedder)
+    after = OpenIndex(paths.root)
+    assert after.store.sentence_vectors(["rain"])["rain"][1].shape[0] == 1
+    assert before.store.sentence_vectors(["rain"])["rain"][1].shape[0] == 2
+    before.close()
+    after.close()
+
+
+def test_sentence_row_cache_stays_within_its_budget():
+    from index.store import SentenceRowCache
+
+    def row(n):
+        return np.zeros((n, 2), np.int32), np.zeros((n, 4), np.float32)
+
+    cache = SentenceRowCache(budget=10 * 24)  # ten one-sentence rows (8 + 16 bytes each)
+    cache.put_many({f"a{i}": row(1) for i in range(8)})
+    assert set(cache.get_many(["a0"])) == {"a0"}  # a0 is now the most recently used
+    cache.put_many({"big": row(4), "huge": row(11)})  # huge alone exceeds the budget: not kept
+    assert cache.size <= cache.budget
+    assert set(cache.get_many([f"a{i}" for i in range(8)] + ["big", "huge"])) == {"a0", "a3", "a4", "a5", "a6", "a7", "big"}
