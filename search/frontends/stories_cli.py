@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format, search_options
+from search.frontends.cli_common import IndexOpt, ModelOpt, fail, index_dir, output_format
 from search.ranking.fusion import DEFAULT_FUSION
 
 CollapseOpt = Annotated[bool, typer.Option(
@@ -24,13 +24,6 @@ SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", "-s", help="
 SinceOpt = Annotated[Optional[str], typer.Option(metavar="DATE", help="Only articles dated on or after this day (YYYY-MM-DD).")]
 UntilOpt = Annotated[Optional[str], typer.Option(metavar="DATE", help="Only articles dated on or before this day (YYYY-MM-DD).")]
 ModeOpt = Annotated[str, typer.Option("--mode", "-m", help="hybrid, lexical (BM25, no model) or semantic.")]
-
-
-def view_from(collapse: bool, sort: str, recent: bool, half_life: float):
-    """A validated View; raises ValueError with a clear message."""
-    from search.stories.view import View
-
-    return View(collapse=collapse, sort=sort, recent=recent, half_life=half_life)
 
 
 def similar(
@@ -106,31 +99,26 @@ def timeline(
     Exit status: 0 with results, 1 with none, 2 on errors.
     """
     from index.manifest import IndexProblem
+    from search.engine import BadRequest, Engine, SearchRequest
+    from search.rendering.output import spelling_note
     from search.stories import timeline as tl
-    from search.retrieval.lexical import QuerySyntaxError
-    from search.retrieval.opened import OpenIndex
-    from search.ranking.ranker import Ranker
-    from search import pipeline
-    from search.ranking.floor import FloorParams
-    from search.retrieval.fields import with_fields
     from search.stories.view import FETCH_ALL
 
     if unit not in tl.UNITS:
         fail(f"unknown --by {unit!r}; choose one of {', '.join(tl.UNITS)}")
     if fmt not in ("chart", "json"):
         fail(f"unknown --format {fmt!r}; choose chart or json")
+    # Every relevant article, by date, as `byline search --sort date` ranks and floors them.
+    request = SearchRequest(query, k=FETCH_ALL, mode=mode, source=tuple(source or ()), since=since,
+                            until=until, collapse=collapse, sort="date")
     try:
-        options = search_options(mode, FETCH_ALL, source, since, until, DEFAULT_FUSION)
-        ix = OpenIndex(index_dir(index), model)
-        options, text = with_fields(ix, options, query)  # source:"..." and the other fields filter
-        # The relevance floor as `byline search` applies it (a query of field clauses alone: none).
-        floor = ix.calibration.floored(FloorParams()) if text.strip() else None
-        [results] = pipeline.run(Ranker(ix, ix.calibration.ranked(options)), [text],
-                                 view_from(collapse, "date", False, 30.0), answers=False, floor=floor)
-    except QuerySyntaxError as exc:
-        fail(f"bad query: {exc}")
-    except (ValueError, IndexProblem) as exc:
+        with Engine(index_dir(index), model) as engine:
+            response = engine.search(request, answers=False)
+    except (BadRequest, ValueError, IndexProblem) as exc:
         fail(str(exc))
+    if spelling_note(response.extra):
+        typer.echo(spelling_note(response.extra), err=True)
+    results = response.results
     chart = tl.build(results, unit)
     if fmt == "json":
         from index.controls import json_text
