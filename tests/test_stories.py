@@ -150,6 +150,11 @@ def test_timeline_counts_stories_per_period(runner, sample_index, index):
     drawn = run(runner, "timeline", "rail strike", "--index", sample_index, "--by", "month")
     assert drawn.exit_code == 0 and "2023-01" in drawn.stdout and "█" in drawn.stdout
     assert run(runner, "timeline", "rail strike", "--index", sample_index, "--by", "hour").exit_code == 2
+    # The options are checked as `byline search` checks them (one engine behind both).
+    unknown = run(runner, "timeline", "rail strike", "--index", sample_index, "--source", "nowhere")
+    assert unknown.exit_code == 2 and "nowhere" in unknown.stderr
+    typo = run(runner, "timeline", "preconditons", "--index", sample_index, "-m", "lexical", "-o", "json")
+    assert "showing results for: preconditions" in typo.stderr and json.loads(typo.stdout)["total"] >= 1
 
 
 def test_clusters_follow_rm_and_add(runner, index_copy):
