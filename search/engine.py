@@ -268,17 +268,17 @@ class Engine:
             corrected = re.sub(rf"(?<![\w:]){re.escape(typed)}(?![\w:])", better, corrected, count=1)
         if corrected == query:
             return {}
-        with Floor(ix) as floor:  # one reader of the article index for both questions
-            # Suggested only when the corrected query finds articles that hold the corrected words
-            # (in a small index nearly any word has a neighbour: "knitting" -> "kits").
-            shown = floor.holding(analyse(" ".join(b for _, b in found.words)),
-                                  self.search_many([corrected], request, answers, answer_limit)[0].results)
-            if not shown:
-                return {}
-            # Found "nothing" as typed: no article, or none holding any of the query's other words
-            # (a misspelt name alone finds only loose meaning matches).
-            typed = analyse(fq.text) - analyse(" ".join(t for t, _ in found.words))
-            matched = bool(results) and bool(floor.holding(typed, results, every=False))
+        floor = Floor(ix)
+        # Suggested only when the corrected query finds articles that hold the corrected words
+        # (in a small index nearly any word has a neighbour: "knitting" -> "kits").
+        shown = floor.holding(analyse(" ".join(b for _, b in found.words)),
+                              self.search_many([corrected], request, answers, answer_limit)[0].results)
+        if not shown:
+            return {}
+        # Found "nothing" as typed: no article, or none holding any of the query's other words
+        # (a misspelt name alone finds only loose meaning matches).
+        typed = analyse(fq.text) - analyse(" ".join(t for t, _ in found.words))
+        matched = bool(results) and bool(floor.holding(typed, results, every=False))
         if matched:
             return {"suggestion": corrected}
         return {"suggestion": corrected, "corrected": True, "results": shown}

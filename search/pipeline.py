@@ -24,8 +24,8 @@ def run(ranker: Ranker, queries: list[str], view: View = View(), answers: bool =
     k = ranker.options.k
     ranked = ranker.search_deep(queries, lambda c: present(ranker, c, k, view, clusters))
     if floor is not None and ranker.options.mode in FLOORED_MODES:
-        with Floor(ranker.index, floor) as f:
-            ranked = [(c, f.keep(c.terms, c.vector, results)) for c, results in ranked]
+        f = Floor(ranker.index, floor)
+        ranked = [(c, f.keep(c.terms, c.vector, results)) for c, results in ranked]
     if answers:
         answerer = answerer or Answerer(ranker.index)
         for query, (candidates, results) in zip(queries, ranked):

@@ -65,18 +65,18 @@ def collect(index_dir: Path, queries: dict[str, str], model: str | None = None) 
     out: dict = {}
     view = View()
     clusters = Clusters(index.store)
-    with Floor(index) as floor:
-        for mode in MODES:
-            ranker = Ranker(index, SearchOptions(mode=mode, k=K))
-            qids = list(queries)
-            ranked = ranker.search_deep([queries[q] for q in qids], lambda c: present(ranker, c, K, view, clusters))
-            rows = {}
-            for qid, (cand, results) in zip(qids, ranked):
-                ids = [r.article.id for r in results]
-                ev = floor.evidence(cand.terms, cand.vector, ids)
-                rows[qid] = [[r.article.id, round(ev[r.article.id].words, 4), round(ev[r.article.id].meaning, 4),
-                              r.lexical_rank, r.semantic_rank] for r in results]
-            out[mode] = rows
+    floor = Floor(index)
+    for mode in MODES:
+        ranker = Ranker(index, SearchOptions(mode=mode, k=K))
+        qids = list(queries)
+        ranked = ranker.search_deep([queries[q] for q in qids], lambda c: present(ranker, c, K, view, clusters))
+        rows = {}
+        for qid, (cand, results) in zip(qids, ranked):
+            ids = [r.article.id for r in results]
+            ev = floor.evidence(cand.terms, cand.vector, ids)
+            rows[qid] = [[r.article.id, round(ev[r.article.id].words, 4), round(ev[r.article.id].meaning, 4),
+                          r.lexical_rank, r.semantic_rank] for r in results]
+        out[mode] = rows
     index.close()
     return out
 
@@ -131,11 +131,11 @@ def timing(index_dir: Path, queries: list[str], model: str | None = None) -> dic
 
     ranker = Ranker(engine.index, SearchOptions(k=K))
     spent = []
-    with Floor(engine.index) as floor:
-        for c, results in ranker.search_deep(queries, ranker.rank):
-            started = time.perf_counter()
-            floor.keep(c.terms, c.vector, results)
-            spent.append(time.perf_counter() - started)
+    floor = Floor(engine.index)
+    for c, results in ranker.search_deep(queries, ranker.rank):
+        started = time.perf_counter()
+        floor.keep(c.terms, c.vector, results)
+        spent.append(time.perf_counter() - started)
     out["floor alone (top 10, hybrid)"] = statistics.median(spent) * 1000
     engine.close()
     return out

@@ -42,26 +42,12 @@ class Evidence:
 
 
 class Floor:
-    """Measures evidence and drops the results without it, on one open index; reuse it for a
-    batch of queries and close it after (it holds Whoosh searchers)."""
+    """Measures evidence and drops the results without it, on one open index (reuse it for a
+    batch of queries: it keeps a retriever of the passage vectors)."""
 
     def __init__(self, index, params: FloorParams = FloorParams()):
         self.index = index
         self.params = params
-        self._searcher = None  # of the passage index: the words' idf
-        self._articles = None  # of the whole-article index: which article holds which word
-
-    def close(self) -> None:
-        for searcher in (self._searcher, self._articles):
-            if searcher is not None:
-                searcher.close()
-        self._searcher = self._articles = None
-
-    def __enter__(self) -> Floor:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def keep(self, terms: set[str], query_vector, results: list) -> list:
         """The results that pass, ranks renumbered from 1."""
@@ -79,56 +65,22 @@ class Floor:
     def holding(self, terms: set[str], results: list, every: bool = True) -> list:
         """The results whose article holds every one of `terms` (stemmed words), or with
         `every=False` any of them."""
-        held = self._held(terms, [r.article.id for r in results]) if terms else {}
+        held = self.index.backend.words_held(terms, [r.article.id for r in results]) if terms else {}
         kept = [r for r in results if (held.get(r.article.id, set()) >= terms if every
                                        else held.get(r.article.id))]
         return [replace(r, rank=i) if r.rank != i else r for i, r in enumerate(kept, start=1)]
 
     # -- the two kinds of evidence -----------------------------------------------------------
-    def _idf(self, term: str) -> float:
-        if self.index.milvus is not None:  # no Whoosh statistics there: every word counts alike
-            return 1.0
-        if self._searcher is None:
-            self._searcher = self.index.lexical.searcher()
-        return max(self._searcher.idf(field, term) for field in lexical.SEARCH_FIELDS)
-
     def _word_shares(self, terms: set[str], article_ids: list[str]) -> dict[str, float]:
         """Each article's idf-weighted share of the query's (stemmed) words, in its title or text."""
         if not terms:
             return {}
-        weights = {t: self._idf(t) for t in terms}
+        weights = self.index.backend.word_weights(terms)
         total = sum(weights.values())
         if total <= 0:
             return {}
-        held = self._held(set(weights), article_ids)
+        held = self.index.backend.words_held(set(weights), article_ids)
         return {a: sum(weights[t] for t in words) / total for a, words in held.items()}
-
-    def _held(self, terms: set[str], article_ids: list[str]) -> dict[str, set[str]]:
-        """Which of `terms` each article holds: read from the postings of the whole-article
-        index (a skip per word and article), else by analysing the articles' texts."""
-        whole = self.index.article_lexical
-        if whole is None:
-            texts = self.index.store.article_texts(article_ids, with_titles=True)
-            return {a: terms & lexical.analyse(f"{title}\n{text}") for a, (title, text) in texts.items()}
-        if self._articles is None:
-            self._articles = whole.searcher()
-        searcher = self._articles
-        docnums = sorted((d, a) for a in article_ids
-                         if (d := searcher.document_number(article_id=a)) is not None)
-        reader = searcher.reader()
-        out: dict[str, set[str]] = {a: set() for _, a in docnums}
-        for fieldname in lexical.SEARCH_FIELDS:
-            for term in terms:
-                if (fieldname, term) not in reader:
-                    continue
-                postings = reader.postings(fieldname, term)
-                for docnum, article_id in docnums:
-                    if not postings.is_active():
-                        break
-                    postings.skip_to(docnum)
-                    if postings.is_active() and postings.id() == docnum:
-                        out[article_id].add(term)
-        return out
 
     @cached_property
     def _passages(self):

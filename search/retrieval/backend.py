@@ -7,7 +7,8 @@ classes; the ranker fuses `Candidates` and never asks which backend made them.
 
 - `Backend`: one open index's retrieval. `retriever(...)` fixes the settings of one ranking
   (mode, filters, BM25 parameters); `frequencies()` gives the passage counts answers weigh words
-  by; `sentence_vectors(...)` the stored sentence vectors (the article store's, on every backend).
+  by; `sentence_vectors(...)` the stored sentence vectors (the article store's, on every backend);
+  `word_weights`, `words_held` and `articles_with_words` which article holds which word.
 - `Retriever`: candidates of a batch of queries (lexical and semantic passage hits, whole-article
   hits, the query's words and vector), and for query feedback and `similar` a semantic search by
   vector, a lexical search by plain words and the stored passage vectors.
@@ -90,6 +91,27 @@ class Backend(ABC):
     def sentence_vectors(self, article_ids: list[str]) -> dict:
         """Per article, (sentence offsets, one vector a sentence), as stored at ingest."""
         return self.store.sentence_vectors(article_ids)
+
+    # Which article holds which word (the relevance floor, spelling, title:/body: clauses). These
+    # defaults read the article store; a backend with a word index answers from it instead.
+    def word_weights(self, terms: set[str]) -> dict[str, float]:
+        """How much each analysed word says, as an idf: here 1.0 each (no collection statistics)."""
+        return {t: 1.0 for t in terms}
+
+    def words_held(self, terms: set[str], article_ids: list[str]) -> dict[str, set[str]]:
+        """Which of `terms` (analysed words) each article holds in its title or text."""
+        from search.retrieval.lexical import analyse
+
+        texts = self.store.article_texts(article_ids, with_titles=True)
+        return {a: terms & analyse(f"{title}\n{text}") for a, (title, text) in texts.items()}
+
+    def articles_with_words(self, fieldname: str, words: list[str]) -> set[str]:
+        """The visible articles whose `fieldname` ("title" or "body") holds every analysed word."""
+        from search.retrieval.lexical import analyse
+
+        texts = self.store.article_texts([r[0] for r in self.store.article_fields()], with_titles=True)
+        part = 0 if fieldname == "title" else 1
+        return {a for a, t in texts.items() if set(words) <= analyse(t[part])}
 
 
 def allowed_chunks(store, filters: Filters) -> list[int] | None:

@@ -149,22 +149,9 @@ def _meta_matches(name: str, value: str, row) -> bool:
 
 def _with_words(index, fieldname: str, value: str) -> set[str]:
     """Articles whose title (or body) holds every analysed word of `value`."""
-    from whoosh import query as wq
-
     from search.retrieval.lexical import analyse
 
     words = sorted(analyse(value))
     if not words:
         return set(r[0] for r in index.store.article_fields())
-    if index.milvus is not None:  # no Whoosh index to ask: read the articles
-        texts = index.store.article_texts([r[0] for r in index.store.article_fields()], with_titles=True)
-        part = 0 if fieldname == "title" else 1
-        return {a for a, t in texts.items() if set(words) <= analyse(t[part])}
-    q = wq.And([wq.Term(fieldname, w) for w in words])
-    whole = index.article_lexical
-    if whole is not None:
-        with whole.searcher() as s:
-            return {s.stored_fields(d)["article_id"] for d in s.docs_for_query(q)}
-    with index.lexical.searcher() as s:
-        chunk_ids = [s.stored_fields(d)["chunk_id"] for d in s.docs_for_query(q)]
-    return {row.article_id for row in index.store.chunks(chunk_ids).values()}
+    return index.backend.articles_with_words(fieldname, words)

@@ -26,6 +26,46 @@ class LocalBackend(Backend):
     def frequencies(self) -> Frequencies:
         return self.index.lexical.reader()
 
+    def word_weights(self, terms: set[str]) -> dict[str, float]:
+        """Whoosh's idf of each word in the passage index, the higher of title and body."""
+        with self.index.lexical.searcher() as searcher:
+            return {t: max(searcher.idf(field, t) for field in lexical.SEARCH_FIELDS) for t in terms}
+
+    def words_held(self, terms: set[str], article_ids: list[str]) -> dict[str, set[str]]:
+        """From the postings of the whole-article index: a skip per word and article."""
+        whole = self.index.article_lexical
+        if whole is None:  # an index made before it: analyse the articles
+            return super().words_held(terms, article_ids)
+        with whole.searcher() as searcher:
+            docnums = sorted((d, a) for a in article_ids
+                             if (d := searcher.document_number(article_id=a)) is not None)
+            reader = searcher.reader()
+            out: dict[str, set[str]] = {a: set() for _, a in docnums}
+            for fieldname in lexical.SEARCH_FIELDS:
+                for term in terms:
+                    if (fieldname, term) not in reader:
+                        continue
+                    postings = reader.postings(fieldname, term)
+                    for docnum, article_id in docnums:
+                        if not postings.is_active():
+                            break
+                        postings.skip_to(docnum)
+                        if postings.is_active() and postings.id() == docnum:
+                            out[article_id].add(term)
+        return out
+
+    def articles_with_words(self, fieldname: str, words: list[str]) -> set[str]:
+        from whoosh import query as wq
+
+        q = wq.And([wq.Term(fieldname, w) for w in words])
+        whole = self.index.article_lexical
+        if whole is not None:
+            with whole.searcher() as s:
+                return {s.stored_fields(d)["article_id"] for d in s.docs_for_query(q)}
+        with self.index.lexical.searcher() as s:
+            chunk_ids = [s.stored_fields(d)["chunk_id"] for d in s.docs_for_query(q)]
+        return {row.article_id for row in self.store.chunks(chunk_ids).values()}
+
 
 class LocalRetriever(Retriever):
     def __init__(self, index, mode: str, filters: Filters, bm25: lexical.BM25Params):
