@@ -15,8 +15,10 @@ else sentence-transformers on PyTorch's CUDA device.
 
 With ONNX, passages (`encode`) go through the int8 model, 2.8x the speed of sentence-transformers
 on PyTorch, and queries (`encode_queries`) through the fp32 one: a query is a few tokens, and
-keeping its side exact halves the loss of the int8 passages (SciFact nDCG@10 -0.0013 semantic,
--0.0026 hybrid; docs/performance.md). $BYLINE_ONNX_INT8=0 encodes passages in fp32 too.
+keeping its side exact halves MiniLM's loss from int8 passages (SciFact nDCG@10 -0.0013
+semantic, -0.0026 hybrid; docs/performance.md). mpnet, whose fp32 query takes 18 ms on 2 cores,
+encodes queries with its int8 model too (5 ms; within 0.002 nDCG@10 of fp32 queries on every set:
+`int8_queries` in index/models.py). $BYLINE_ONNX_INT8=0 encodes everything in fp32.
 
 Nothing heavy is imported until text is first encoded, so commands that never embed (lexical
 search, status, --help) start fast. Nothing is ever fetched from a model hub.
@@ -30,7 +32,7 @@ import sys
 from functools import cached_property
 
 # Which model, and where it is, is index/models.py's job; these names are used from here too.
-from index.models import ModelInfo, ModelNotFound, resolve_model  # noqa: F401
+from index.models import MODELS, ModelInfo, ModelNotFound, resolve_model  # noqa: F401
 
 BACKENDS = ("onnx", "torch")
 
@@ -80,10 +82,17 @@ class Embedder:
         """The passage encoder: int8 unless $BYLINE_ONNX_INT8=0, then the query encoder itself."""
         return self._load_onnx(True) if self.int8_passages else self._query_onnx
 
+    @property
+    def int8_queries(self) -> bool:
+        """Whether queries go through the int8 model too: for a named model measured to lose
+        nothing by it (index/models.py), when passages do."""
+        named = MODELS.get(self.info.source)
+        return bool(named and named.int8_queries) and self.int8_passages
+
     @cached_property
     def _query_onnx(self):
-        """The query encoder, always fp32."""
-        return self._load_onnx(False)
+        """The query encoder: fp32, or the passages' int8 model where `int8_queries`."""
+        return self._onnx if self.int8_queries else self._load_onnx(False)
 
     @property
     def backend(self) -> str:
@@ -156,7 +165,8 @@ class Embedder:
         return matrix, out
 
     def encode_queries(self, texts: list[str]):
-        """Queries: unit-length float32 vectors, one row per text, always at full precision."""
+        """Queries: unit-length float32 vectors, one row per text, through the fp32 model (the
+        int8 one for a model whose `int8_queries` is set)."""
         return self._encode(texts, query=True)
 
     def _encode(self, texts: list[str], query: bool):
