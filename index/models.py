@@ -38,7 +38,7 @@ class NamedModel:
     install: str  # what to run when it is missing
     # Queries through the int8 model too (passages always are, unless $BYLINE_ONNX_INT8=0): only
     # where measured to cost nothing. mpnet: a query in 5 ms instead of 18 on 2 cores, nDCG@10
-    # within 0.002 of fp32 queries on every set (docs/performance.md, "int8 queries for mpnet").
+    # within 0.002 of fp32 queries on every set (docs/models.md, "int8 queries for mpnet").
     int8_queries: bool = False
 
 
