@@ -108,3 +108,39 @@ def test_an_empty_index_returns_nothing(tmp_path):
     searcher = ix.searcher(weighting=lexical.weighting(lexical.BM25Params()))
     q = lexical.parse_query("korea talks", ix.schema)
     assert lexical.search_chunks(searcher, q, 10, Filters(), bm25.Scorer(searcher)) == []
+
+
+def test_postings_are_read_without_their_positions_and_match_whoosh(whoosh_index):
+    """Blocks are decoded from their front (ids and weights) without unpickling the positions,
+    short uncompressed blocks (1-3 postings) and long compressed ones; the same postings as Whoosh's."""
+    from whoosh.codec.whoosh3 import W3LeafMatcher
+
+    from search.retrieval import postings
+
+    reader = whoosh_index.reader()
+    shapes, read_front = set(), 0
+    for seg, _ in reader.leaf_readers():
+        for fieldname in lexical.SEARCH_FIELDS:
+            for text in seg.lexicon(fieldname):
+                text = text.decode("utf-8") if isinstance(text, bytes) else text
+                m = seg.postings(fieldname, text)  # Whoosh's own reading, deletions skipped
+                expected = []
+                while m.is_active():
+                    expected.append((m.id(), m.weight()))
+                    m.next()
+                m = _leaf(seg.postings(fieldname, text))
+                assert isinstance(m, W3LeafMatcher)
+                count = m._blocklength
+                m._data = None  # (a deletions filter reads the first block while it starts)
+                postings._ids_and_weights(m, count)
+                if m._data is None:  # the block's values were never unpickled
+                    read_front += 1
+                    shapes.add((count > 3, bool(m._compression)))
+                ids, weights = postings.term_postings(seg, fieldname, text)
+                kept = [(d, w) for d, w in zip(ids.tolist(), weights.tolist()) if not seg.is_deleted(d)]
+                assert kept == expected, (fieldname, text)
+    assert read_front > 0 and {(False, False), (True, True)} <= shapes
+
+
+def _leaf(matcher):
+    return getattr(matcher, "child", matcher)  # under the deletions filter
