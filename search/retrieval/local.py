@@ -21,7 +21,17 @@ class LocalBackend(Backend):
         self.index = index
 
     def retriever(self, mode: str, filters: Filters, bm25: lexical.BM25Params) -> LocalRetriever:
-        return LocalRetriever(self.index, mode, filters, bm25)
+        return LocalRetriever(self.index, mode, filters, bm25, self)
+
+    @cached_property
+    def passage_lengths(self) -> bm25.FieldLengths:
+        """The passage index's field lengths, decoded once for every search of this index."""
+        return bm25.FieldLengths(self.index.lexical.reader())
+
+    @cached_property
+    def article_lengths(self) -> bm25.FieldLengths | None:
+        whole = self.index.article_lexical
+        return bm25.FieldLengths(whole.reader()) if whole is not None else None
 
     def frequencies(self) -> Frequencies:
         return self.index.lexical.reader()
@@ -68,8 +78,9 @@ class LocalBackend(Backend):
 
 
 class LocalRetriever(Retriever):
-    def __init__(self, index, mode: str, filters: Filters, bm25: lexical.BM25Params):
+    def __init__(self, index, mode: str, filters: Filters, bm25: lexical.BM25Params, backend: LocalBackend):
         self.index, self.mode, self.filters, self.bm25 = index, mode, filters, bm25
+        self.backend = backend
 
     @cached_property
     def _searcher(self):
@@ -77,7 +88,7 @@ class LocalRetriever(Retriever):
 
     @cached_property
     def _scorer(self) -> bm25.Scorer:
-        return lexical.plain_scorer(self._searcher, self.filters)
+        return lexical.plain_scorer(self._searcher, self.filters, self.backend.passage_lengths)
 
     @cached_property
     def _article_searcher(self):
@@ -87,7 +98,9 @@ class LocalRetriever(Retriever):
     @cached_property
     def _article_scorer(self) -> bm25.Scorer | None:
         s = self._article_searcher
-        return lexical.plain_scorer(s, self.filters) if s is not None else None
+        if s is None:
+            return None
+        return lexical.plain_scorer(s, self.filters, self.backend.article_lengths)
 
     @cached_property
     def _allowed(self) -> list[int] | None:
