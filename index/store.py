@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS lsh_buckets (
 CREATE INDEX IF NOT EXISTS lsh_buckets_signature ON lsh_buckets(signature_id);
 """
 PAGE_SIZE = 16384
+READ_CACHE_KIB = 65536  # a reader's page cache, filled only as pages are read
 # What `meta` records of how the index was built, so a lost manifest can be recreated.
 BUILD_KEYS = ("model_name", "dimension", "chunking", "created", "model_source", "model_weights")
 _VISIBLE = "({t}gen_added <= {g} AND ({t}gen_removed IS NULL OR {t}gen_removed > {g}))"
@@ -86,6 +87,9 @@ class ArticleStore:
         self.readonly = readonly
         if readonly:
             self.db = _open_readonly(path)
+            # SQLite's default page cache (2 MB) holds little of a large store's bucket and
+            # signature tables, which every search's story collapse reads (docs/performance.md).
+            self.db.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
         else:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             # A passage row (text and a 1.5 KB vector) is ~2.3 KB: 4 KB pages hold one and waste

@@ -145,6 +145,7 @@ class Engine:
         self._retired: OpenIndex | None = None
         self._stamp = self._manifest_stamp()
         self._answerer = None  # one per open generation: its stemmer and idf cache outlive a query
+        self._clusters = None  # one per open generation: the duplicate clusters found so far
 
     # -- the index, reopened when a newer generation is committed --------------------------
     def _manifest_stamp(self):
@@ -236,7 +237,8 @@ class Engine:
                     floor = ix.calibration.floored(FloorParams()) if request.floor and not only_fields else None
                     ranker = Ranker(ix, ix.calibration.ranked(o))  # the tuned values of the index's model
                     ranked = pipeline.run(ranker, [split[i].text for i in members], view, answers=answers,
-                                          answer_limit=answer_limit, answerer=self._answerer_for(ix), floor=floor)
+                                          answer_limit=answer_limit, answerer=self._answerer_for(ix), floor=floor,
+                                          clusters=self._clusters_for(ix))
                     for i, r in zip(members, ranked):
                         results[i] = r
                 extras = [self._spelling(ix, q, fq, r, request, answers, answer_limit)
@@ -290,6 +292,16 @@ class Engine:
             self._answerer = Answerer(ix)
         return self._answerer
 
+    def _clusters_for(self, ix):
+        """The generation's duplicate clusters (search/stories/clusters.py). A generation never
+        changes, so clusters found for one search hold for every later one: at 100,000 articles
+        finding them cost about a quarter of a warm search (docs/performance.md)."""
+        from search.stories.clusters import Clusters
+
+        if self._clusters is None or self._clusters.store is not ix.store:
+            self._clusters = Clusters(ix.store)
+        return self._clusters
+
     def answer(self, request: SearchRequest) -> AnswerResponse:
         """The top result's answer sentence (or its best passage when it has none)."""
         response = self.search(replace(request, k=1), answer_limit=1)
@@ -297,7 +309,6 @@ class Engine:
 
     def similar(self, article_id: str, request: SearchRequest) -> Response:
         """Articles like `article_id` (the request's query is ignored), without its copies."""
-        from search.stories.clusters import Clusters
         from search.ranking.ranker import Ranker
         from search.stories.similar import UnknownArticle, similar
 
@@ -312,7 +323,7 @@ class Engine:
                                                   "shown in search results (e.g. byline search QUERY -o ids)")))
             with self._reading(ix):
                 results = similar(Ranker(ix, ix.calibration.ranked(options)), article_id, view,
-                                  Clusters(ix.store) if view.collapse else None)
+                                  self._clusters_for(ix) if view.collapse else None)
         return Response(f"like {article_id}", results, {"like": article_id})
 
     def get_article(self, article_id: str) -> dict:

@@ -15,12 +15,13 @@ from search.stories.view import View, present
 
 def run(ranker: Ranker, queries: list[str], view: View = View(), answers: bool = True,
         answer_limit: int | None = None, answerer: Answerer | None = None,
-        floor: FloorParams | None = None) -> list[list[Result]]:
+        floor: FloorParams | None = None, clusters: Clusters | None = None) -> list[list[Result]]:
     """Results of each query as `view` presents them; with `answers`, the first `answer_limit`
     results of each (all when None) carry their answer sentence (from `answerer`, to reuse
     one across calls, else a new one). With `floor` (hybrid and semantic modes), results without
-    evidence for the query are dropped (search/ranking/floor.py)."""
-    clusters = Clusters(ranker.index.store) if view.collapse else None
+    evidence for the query are dropped (search/ranking/floor.py). `clusters`: the index's
+    duplicate clusters, to reuse the ones already found (a new `Clusters` when None)."""
+    clusters = (clusters or Clusters(ranker.index.store)) if view.collapse else None
     k = ranker.options.k
     ranked = ranker.search_deep(queries, lambda c: present(ranker, c, k, view, clusters))
     if floor is not None and ranker.options.mode in FLOORED_MODES:

@@ -253,3 +253,35 @@ def test_a_signature_scheme_change_is_repaired(runner, index_copy):
     assert run(runner, "doctor", "--repair", "--index", index_copy).exit_code == 0
     with _open(index_copy) as ix:
         assert Clusters(ix.store).members([RATES])[RATES] == {RATES, RATES_COPY}
+
+
+def test_an_engine_kept_open_follows_rm_and_add(runner, index_copy):
+    """A server's engine keeps each generation's clusters and field lengths between searches; a
+    new generation gets its own: a copy removed and added back shows, and the lexical scores of
+    the changed index are a fresh engine's."""
+    from search.engine import Engine, SearchRequest
+
+    def rail(engine):
+        [found] = [r for r in engine.search(SearchRequest("rail workers walk out over pay", k=5)).results
+                   if r.article.id in {RAIL, RAIL_COPY}]
+        return {found.article.id, *(a.id for a in found.duplicates)}
+
+    def lexical(engine):
+        return [(r.article.id, r.score) for r in engine.search(
+            SearchRequest("rail strike pay union", mode="lexical", collapse=False, floor=False)).results]
+
+    with Engine(index_copy) as engine:
+        assert rail(engine) == {RAIL, RAIL_COPY}
+        before = lexical(engine)
+        assert run(runner, "index", "rm", RAIL_COPY, "--index", index_copy).exit_code == 0
+        assert rail(engine) == {RAIL}
+        assert run(runner, "index", "add", SAMPLES / RAIL_COPY, "--index", index_copy, "-q").exit_code == 0
+        assert rail(engine) == {RAIL, RAIL_COPY}
+        extra = index_copy / "extra"
+        extra.mkdir()
+        (extra / "long.txt").write_text("Union news\n\n" + "The rail union met again about pay. " * 60)
+        assert run(runner, "index", "add", extra, "--index", index_copy, "-q").exit_code == 0
+        changed = lexical(engine)
+        with Engine(index_copy) as fresh:
+            assert changed == lexical(fresh)
+        assert changed != before

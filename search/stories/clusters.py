@@ -20,7 +20,9 @@ MAX_MEMBERS = 1000  # a cluster is not followed further than this (a safety boun
 
 
 class Clusters:
-    """Near-duplicate clusters of one open article store."""
+    """Near-duplicate clusters of one open article store. It remembers every cluster it has
+    found, which stays true while the store shows one generation: keep one per open generation
+    (search/engine.py does) and later searches over the same articles find theirs at once."""
 
     def __init__(self, store: ArticleStore, threshold: float = THRESHOLD):
         self.store = store
