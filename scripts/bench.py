@@ -122,7 +122,23 @@ def warm_latency(index: Path, queries: list[str]) -> dict:
         times.sort()
         figures[mode] = _percentiles(times)
     figures.update(answer_latency(ix, queries))
+    figures.update(search_latency(index, queries))
     return figures
+
+
+def search_latency(index: Path, queries: list[str]) -> dict:
+    """A whole `byline search` as users get it (hybrid, story collapse, relevance floor, answers)
+    through a warm engine, each query once (the engine has seen none of them)."""
+    from search.engine import Engine, SearchRequest
+
+    with Engine(index) as engine:
+        engine.search(SearchRequest("warm up the model and the indexes"))
+        times = []
+        for q in dict.fromkeys(queries):
+            started = time.perf_counter()
+            engine.search(SearchRequest(q))
+            times.append((time.perf_counter() - started) * 1000)
+    return {"search (engine, each query once)": _percentiles(times)}
 
 
 def answer_latency(ix, queries: list[str]) -> dict:
