@@ -1,19 +1,26 @@
-"""Read Whoosh postings and field lengths as numpy arrays, a block at a time.
+"""Read Whoosh postings and field lengths as numpy arrays.
 
 Whoosh's matchers hand out one posting per Python call; scoring a question over a large index
-walks tens of thousands of them. Each on-disk block (up to 128 postings) is one pickled tuple of
-delta-coded document numbers and term frequencies, so decoding whole blocks into arrays makes
-the walk a few numpy operations per block. This relies on the Whoosh 3 codec (pinned in
-pyproject.toml); anything else raises `UnsupportedPostings` and the caller falls back to Whoosh.
+walks tens of thousands of them. Each on-disk block (up to 128 postings) is a small pickled
+header and one pickled tuple of delta-coded document numbers, term frequencies and positions.
+This relies on the Whoosh 3 codec (pinned in pyproject.toml); anything else raises
+`UnsupportedPostings` and the caller falls back to Whoosh.
 
-A block's tuple also holds each posting's positions, about three quarters of its bytes and most
-of its unpickling time (one `_codecs.encode` call a posting); scoring needs none of them, so only
-the front of the block is decompressed and unpickled (docs/performance.md).
+Scoring needs no positions, about three quarters of a block's bytes and most of its unpickling
+time (one `_codecs.encode` call a posting), so a term's postings are read in one piece and each
+block is decoded from its front only: headers and the usual shapes of ids and frequencies (ids a
+byte apart or less, frequencies as floats) by slicing bytes, any other block by unpickling just
+its ids and frequencies with the restricted unpickler (index/safe_pickle.py), and a term whose
+blocks do not parse at all through Whoosh's own matcher (docs/performance.md). No byte of the
+index is ever run as code on any of these paths.
 """
 
 from __future__ import annotations
 
+import re
+import struct
 import zlib
+from functools import lru_cache
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
@@ -40,29 +47,160 @@ def term_postings(segment, fieldname: str, text: str) -> tuple[np.ndarray, np.nd
         matcher = matcher.child
     if not isinstance(matcher, W3LeafMatcher):
         raise UnsupportedPostings(type(matcher).__name__)
+    found = _read_term(matcher)
+    if found is not None:
+        return found
+    matcher.reset()
     try:
-        ids, weights = _read_blocks(matcher)
+        return _read_blocks(matcher)
     except (AttributeError, TypeError, ValueError) as exc:
         raise UnsupportedPostings(f"unexpected posting block: {exc}") from None
-    if not ids:
+
+
+# A block header as Whoosh 3 pickles it (protocol 2): (postings, last id, highest frequency,
+# compression, shortest and longest length bytes), the frequency a float or an int.
+_INT = rb"(K.|M..|J....)"
+_HEADER = re.compile(rb"\x80\x02\(" + _INT + _INT + rb"(G.{8}|K.|M..|J....)K(.)K.K.tq\x00\.", re.DOTALL)
+_BLOCK_LENGTH = struct.Struct(">i")
+_INT_SIZE = {0x4B: 2, 0x4D: 3, 0x4A: 5}  # opcode and argument bytes of K, M and J
+
+
+def _int(op: bytes) -> int:
+    kind = op[0]
+    if kind == 0x4B:  # K: one unsigned byte
+        return op[1]
+    if kind == 0x4D:  # M: two unsigned bytes, little-endian
+        return int.from_bytes(op[1:3], "little")
+    return int.from_bytes(op[1:5], "little", signed=True)  # J
+
+
+@lru_cache(maxsize=None)
+def _floats(count: int) -> struct.Struct:
+    """`count` pickled floats: an opcode byte, then a big-endian double, each."""
+    return struct.Struct(">" + "xd" * count)
+
+
+def _read_term(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray] | None:
+    """All of a term's postings from one read of its bytes; None when a block does not parse."""
+    length = matcher._length
+    if isinstance(length, tuple) and len(length) == 1:  # as the term's entry unpacks it
+        [length] = length
+    if not isinstance(length, int):
+        return None
+    start, end = matcher._baseoffset, matcher._startoffset + length
+    if not 0 < start < end:
+        return None
+    raw = matcher._postfile.get(start, end - start)
+    deltas: list[int] = []
+    weights: list[float] = []
+    counts: list[int] = []
+    pos = 0
+    last = False
+    while not last:
+        if pos + 4 > len(raw):
+            return None
+        [length] = _BLOCK_LENGTH.unpack_from(raw, pos)
+        last = length < 0
+        block_end = pos + 4 + abs(length)
+        header = _HEADER.match(raw, pos + 4, block_end)
+        if header is None or block_end > len(raw):
+            return None
+        count = _int(header.group(1))
+        if count < 1:
+            return None
+        found = _block(raw[header.end():block_end], header.group(4)[0], count)
+        if found is None:
+            return None
+        block_deltas, block_weights = found
+        deltas.extend(block_deltas)
+        counts.append(count)
+        if block_weights is None:  # all 1.0, minified away
+            weights.extend([1.0] * count)
+        elif isinstance(block_weights, float):  # all equal
+            weights.extend([block_weights] * count)
+        else:
+            weights.extend(block_weights)
+        pos = block_end
+    if pos != len(raw) or len(deltas) != len(weights):
+        return None
+    return _arrays(deltas, weights, counts)
+
+
+def _block(data: bytes, compression: int, count: int):
+    """(delta-coded ids, weights) of one block's data, from its front; None when it does not parse."""
+    try:
+        front = zlib.decompressobj().decompress(data, 14 * count + _FRONT_BYTES) if compression else data
+    except zlib.error:
+        return None
+    # The first id of a block is a document number (any size), the rest are gaps.
+    first = _INT_SIZE.get(front[3]) if count > 3 and front.startswith(b"\x80\x02(") else None
+    if first is None:
+        return _unpickled_front(front, count)
+    gaps = 3 + first
+    ids_end = gaps + 2 * (count - 1)
+    if front[gaps:ids_end:2] == b"K" * (count - 1) and front[ids_end:ids_end + 3] == b"tq\x00":
+        deltas = [_int(front[3:gaps]), *front[gaps + 1:ids_end:2]]  # a byte each
+        p = ids_end + 3
+        op = front[p:p + 1]
+        if op == b"N":
+            return deltas, None
+        if op == b"G" and len(front) >= p + 9:
+            return deltas, struct.unpack_from(">d", front, p + 1)[0]
+        floats_end = p + 1 + 9 * count
+        if op == b"(" and front[p + 1:floats_end:9] == b"G" * count and front[floats_end:floats_end + 1] == b"t":
+            return deltas, _floats(count).unpack_from(front, p + 1)
+    return _unpickled_front(front, count)
+
+
+def _unpickled_front(front: bytes, count: int):
+    """(ids, weights) by unpickling the block's front, cut where its values begin; None when
+    that does not give them."""
+    cut = front.find(_VALUES_START)
+    if cut > 0 and count > 3:
+        cut -= 1  # the MARK
+    if cut <= 0:
+        return None
+    try:
+        ids, weights = safe_pickle.loads(front[:cut] + b"\x86.")  # TUPLE2, STOP
+    except Exception:  # noqa: BLE001 - not this shape: the caller reads the term through Whoosh
+        return None
+    if (type(ids) is tuple and len(ids) == count
+            and (weights is None or type(weights) is float or (type(weights) is tuple and len(weights) == count))):
+        return ids, weights
+    return None
+
+
+def _arrays(deltas: list[int], weights: list[float], counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    d = np.asarray(deltas, dtype=np.int64)
+    if not len(d):
         return np.empty(0, np.int64), np.empty(0, np.float64)
-    return np.concatenate(ids), np.concatenate(weights)
+    # Each block's ids are a running sum of its own deltas, restarting at the block.
+    total = np.cumsum(d)
+    starts = np.cumsum(counts) - counts
+    ids = total - np.repeat(total[starts] - d[starts], counts)
+    return ids, np.asarray(weights, dtype=np.float64)
 
 
-def _read_blocks(matcher: W3LeafMatcher) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    ids, weights = [], []
+def _read_blocks(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
+    """Every block's postings through Whoosh's matcher (blocks `_read_term` does not parse)."""
+    deltas: list[int] = []
+    weights: list[float] = []
+    counts: list[int] = []
     while matcher.is_active():
         count = matcher._blocklength
-        deltas, block_weights = _ids_and_weights(matcher, count)
-        ids.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
-        if block_weights is None:  # all 1.0, minified away
-            weights.append(np.ones(count))
-        elif isinstance(block_weights, float):  # all equal
-            weights.append(np.full(count, block_weights))
+        block_deltas, block_weights = _ids_and_weights(matcher, count)
+        deltas.extend(block_deltas)
+        counts.append(count)
+        if block_weights is None:
+            weights.extend([1.0] * count)
+        elif isinstance(block_weights, float):
+            weights.extend([block_weights] * count)
         else:
-            weights.append(np.asarray(block_weights, dtype=np.float64))
+            weights.extend(block_weights)
         matcher._next_block()
-    return ids, weights
+    if len(deltas) != len(weights):
+        raise ValueError("a block's ids and weights differ in number")
+    return _arrays(deltas, weights, counts)
 
 
 # Protocol 2 pickles each posting's value (bytes) as a call of `_codecs.encode`, the values
@@ -73,25 +211,16 @@ _FRONT_BYTES = 64  # proto, marks, tuples and memo puts around the ids and weigh
 
 
 def _ids_and_weights(matcher: W3LeafMatcher, count: int):
-    """(delta-coded ids, weights) of the matcher's current block, read without its values.
-
-    The front of the block (at most 5 bytes an id, 9 a weight) is decompressed, cut where the
-    values begin, closed as a pair and unpickled by the same restricted unpickler; a block of any
-    other shape is read whole by Whoosh, which also names the file when a pickle is refused."""
+    """(delta-coded ids, weights) of the matcher's current block: from its front when that
+    unpickles, else read whole by Whoosh, which also names the file when a pickle is refused."""
     raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
     try:
         front = zlib.decompressobj().decompress(raw, 14 * count + _FRONT_BYTES) if matcher._compression else raw
-        cut = front.find(_VALUES_START)
-        if cut > 0 and count > 3:
-            cut -= 1  # the MARK
-        if cut > 0:
-            ids, weights = safe_pickle.loads(front[:cut] + b"\x86.")  # TUPLE2, STOP
-            if (type(ids) is tuple and len(ids) == count
-                    and (weights is None or type(weights) is float
-                         or (type(weights) is tuple and len(weights) == count))):
-                return ids, weights
-    except Exception:  # noqa: BLE001 - any surprise: Whoosh reads the block whole (and reports)
-        pass
+    except zlib.error:
+        front = b""
+    found = _unpickled_front(front, count) if front else None
+    if found is not None:
+        return found
     matcher._read_data()
     deltas, weights, _ = matcher._data
     return deltas, weights
