@@ -29,13 +29,22 @@ def collapse(results: list[Result], clusters: Clusters, filters: Filters = Filte
              k: int | None = None) -> list[Result]:
     """The results with every cluster once, at its best-ranked member, ranks renumbered; at
     most `k` of them. Each kept result's `duplicates` are its cluster's other articles, the
-    ranked ones first (in rank order), then the rest by date."""
-    members = clusters.members([r.article.id for r in results])
+    ranked ones first (in rank order), then the rest by date.
+
+    Only the kept results' clusters are looked up (a result is dropped when it is in an earlier
+    kept one's cluster), a few at a time in rank order: with `k`, about k of them instead of all
+    the results (at 100,000 articles the lookups were a quarter of a search)."""
+    members: dict[str, frozenset[str]] = {}
     kept: list[Result] = []
     taken: set[str] = set()
-    for r in results:
+    for i, r in enumerate(results):
         if r.article.id in taken:
             continue
+        if r.article.id not in members:
+            # This one and the next untaken ones that could still be kept, in one lookup.
+            room = k - len(kept) if k is not None else len(results)
+            ahead = [x.article.id for x in results[i:] if x.article.id not in taken and x.article.id not in members]
+            members.update(clusters.members(list(dict.fromkeys(ahead))[:room]))
         taken |= members[r.article.id]
         kept.append(r)
         if k is not None and len(kept) == k:

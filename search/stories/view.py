@@ -90,7 +90,8 @@ def arrange(ranked: list[Result], view: View, clusters: Clusters | None, options
     if view.recent:
         out = boost_recent(out, view.half_life)
     if view.collapse and clusters is not None and clusters.available:
-        out = collapse(out, clusters, options.filters)
+        # Sorted by date, the whole relevant set is collapsed; by relevance, the first k stories.
+        out = collapse(out, clusters, options.filters, None if view.sort == "date" else k)
     if view.sort == "date":
         out = newest_first(out)
     return [replace(r, rank=i) for i, r in enumerate(out[:k] if k else out, start=1)]
