@@ -23,8 +23,9 @@ import zlib
 from functools import lru_cache
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3LeafMatcher, _lenfield
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import _length_byte_cache
 
 from index import safe_pickle
@@ -40,17 +41,21 @@ class UnsupportedPostings(Exception):
 def term_postings(segment, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
     """(segment docnums, term frequencies) of one term in one segment, deleted documents
     included (Whoosh's statistics count them too); empty arrays when the term is absent."""
-    if (fieldname, text) not in segment:
+    try:
+        info = segment.term_info(fieldname, text)
+    except TermNotFound:
         return np.empty(0, np.int64), np.empty(0, np.float64)
+    postfile = getattr(getattr(segment, "_terms", None), "_postfile", None)
+    if postfile is not None and not info.is_inlined():
+        offset, length = info.extent()
+        found = _read_extent(postfile, offset, length)
+        if found is not None:
+            return found
     matcher = segment.postings(fieldname, text)
     if isinstance(matcher, FilterMatcher):  # the deletions filter; the caller masks deletions
         matcher = matcher.child
     if not isinstance(matcher, W3LeafMatcher):
         raise UnsupportedPostings(type(matcher).__name__)
-    found = _read_term(matcher)
-    if found is not None:
-        return found
-    matcher.reset()
     try:
         return _read_blocks(matcher)
     except (AttributeError, TypeError, ValueError) as exc:
@@ -80,21 +85,20 @@ def _floats(count: int) -> struct.Struct:
     return struct.Struct(">" + "xd" * count)
 
 
-def _read_term(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray] | None:
-    """All of a term's postings from one read of its bytes; None when a block does not parse."""
-    length = matcher._length
+def _read_extent(postfile, offset: int, length) -> tuple[np.ndarray, np.ndarray] | None:
+    """All of a term's postings (`offset` and `length` from its entry) from one read of its
+    bytes; None when a block does not parse."""
     if isinstance(length, tuple) and len(length) == 1:  # as the term's entry unpacks it
         [length] = length
-    if not isinstance(length, int):
+    if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 4:
         return None
-    start, end = matcher._baseoffset, matcher._startoffset + length
-    if not 0 < start < end:
+    raw = postfile.get(offset, length)
+    if raw[:4] != WHOOSH3_HEADER_MAGIC:
         return None
-    raw = matcher._postfile.get(start, end - start)
     deltas: list[int] = []
     weights: list[float] = []
     counts: list[int] = []
-    pos = 0
+    pos = 4
     last = False
     while not last:
         if pos + 4 > len(raw):
@@ -182,7 +186,7 @@ def _arrays(deltas: list[int], weights: list[float], counts: list[int]) -> tuple
 
 
 def _read_blocks(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
-    """Every block's postings through Whoosh's matcher (blocks `_read_term` does not parse)."""
+    """Every block's postings through Whoosh's matcher (terms `_read_extent` does not parse)."""
     deltas: list[int] = []
     weights: list[float] = []
     counts: list[int] = []
