@@ -144,3 +144,35 @@ def test_postings_are_read_without_their_positions_and_match_whoosh(whoosh_index
 
 def _leaf(matcher):
     return getattr(matcher, "child", matcher)  # under the deletions filter
+
+
+def test_a_reader_cache_keeps_long_postings_within_its_budget(whoosh_index):
+    """Scorers sharing a reader's cache give Whoosh's results whether the postings are read or
+    kept; what is kept stays within the budget, least recently used first out, read-only."""
+    searcher = whoosh_index.searcher(weighting=lexical.weighting(lexical.BM25Params()))
+    reader = searcher.reader()
+
+    def check(cache):
+        scorer = lexical.plain_scorer(searcher, Filters(), cache)
+        for text in QUERIES:
+            q = lexical.parse_query(text, whoosh_index.schema)
+            by_whoosh = lexical.search_chunks(searcher, q, 10, Filters())
+            by_cache = lexical.search_chunks(searcher, q, 10, Filters(), scorer)
+            assert by_cache == [(c, pytest.approx(s, rel=1e-12)) for c, s in by_whoosh], text
+
+    roomy = bm25.ReaderCache(reader, budget=1 << 20)
+    roomy.MIN_POSTINGS = 1  # keep every list (a real cache keeps only long ones)
+    check(roomy)
+    kept = dict(roomy._postings)
+    check(roomy)  # every list now from the cache
+    assert len(kept) > 10 and all(roomy._postings[key] is arrays for key, arrays in kept.items())
+    assert all(not ids.flags.writeable and not tf.flags.writeable for ids, tf in kept.values())
+
+    tight = bm25.ReaderCache(reader, budget=1200)
+    tight.MIN_POSTINGS = 1
+    check(tight)
+    assert 0 < tight._held <= 1200 and len(tight._postings) < len(kept)
+    first = next(iter(tight._postings))
+    [segment] = [seg for seg, _ in reader.leaf_readers() if id(seg) == first[0]]
+    tight.postings(segment, *first[1:])
+    assert next(reversed(tight._postings)) == first  # used again: now the last to go

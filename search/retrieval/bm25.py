@@ -9,6 +9,8 @@ Every other query (phrases, AND, NOT, wildcards, ranges, fields like source:) go
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import cached_property
 
 import numpy as np
@@ -18,7 +20,7 @@ from whoosh.scoring import BM25FScorer
 from search.retrieval import postings
 from search.retrieval.postings import UnsupportedPostings
 
-__all__ = ["FieldLengths", "PlainTerm", "Scorer", "UnsupportedPostings", "plain_terms"]
+__all__ = ["PlainTerm", "ReaderCache", "Scorer", "UnsupportedPostings", "plain_terms"]
 
 PlainTerm = tuple[str, str, float]  # field, analysed word, boost
 
@@ -37,36 +39,68 @@ def plain_terms(q: wq.Query, fieldnames: tuple[str, ...]) -> list[PlainTerm] | N
     return [(n.fieldname, n.text, n.boost) for n in nodes]
 
 
-class FieldLengths:
-    """Every document's length of each field of one Whoosh reader, decoded when first asked
-    for. A generation's reader never changes, so one of these serves all its searches (decoding
-    them took 6 ms of each search at 100,000 articles)."""
+class ReaderCache:
+    """What the searches of one Whoosh reader share: every document's field lengths, decoded
+    when first asked for (6 ms of each search at 100,000 articles), and the decoded postings of
+    the words with the longest lists, least recently used first out within `budget` bytes. A
+    generation's reader never changes, so one of these serves all its searches: at 100,000
+    articles a question's common words ("will", "new", "year") are most of its postings, and
+    the next question usually has some of them too (docs/performance.md)."""
 
-    def __init__(self, reader):
-        self.reader = reader
-        self._by_field: dict[str, np.ndarray] = {}
+    MIN_POSTINGS = 2048  # shorter lists decode in well under a millisecond: not kept
 
-    def __call__(self, fieldname: str) -> np.ndarray:
-        found = self._by_field.get(fieldname)
+    def __init__(self, reader, budget: int = 48 << 20):
+        self.reader, self.budget = reader, budget
+        self._lengths: dict[str, np.ndarray] = {}
+        self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        found = self._lengths.get(fieldname)
         if found is None:
             parts = [postings.field_lengths(seg, fieldname) for seg, _ in self.reader.leaf_readers()]
-            found = self._by_field[fieldname] = np.concatenate(parts) if parts else np.empty(0)
+            found = self._lengths[fieldname] = np.concatenate(parts) if parts else np.empty(0)
         return found
+
+    def postings(self, segment, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """`postings.term_postings`, kept for long lists (arrays read-only)."""
+        key = (id(segment), fieldname, text)
+        with self._lock:
+            found = self._postings.get(key)
+            if found is not None:
+                self._postings.move_to_end(key)
+                return found
+        ids, tf = postings.term_postings(segment, fieldname, text)
+        if len(ids) < self.MIN_POSTINGS:
+            return ids, tf
+        if ids[-1] < 2**31:
+            ids = ids.astype(np.int32)  # frequencies stay float64: scores are summed in float64
+        ids.flags.writeable = tf.flags.writeable = False
+        size = ids.nbytes + tf.nbytes
+        with self._lock:
+            if key not in self._postings and size <= self.budget:
+                self._postings[key] = (ids, tf)
+                self._held += size
+                while self._held > self.budget:
+                    _, (old_ids, old_tf) = self._postings.popitem(last=False)
+                    self._held -= old_ids.nbytes + old_tf.nbytes
+        return ids, tf
 
 
 class Scorer:
     """Top chunks for plain-word queries on one Whoosh searcher (a fixed snapshot of the index),
     among the documents `filter_query` matches (all when None); keep it for many queries, as it
     caches deletions and the filter (a date range costs Whoosh 0.4 s at 100,000 articles); pass
-    `lengths` to share the decoded field lengths of the same reader between scorers."""
+    `cache` to share decoded lengths and postings of the same reader between scorers."""
 
-    def __init__(self, searcher, filter_query: wq.Query | None = None, lengths: FieldLengths | None = None):
+    def __init__(self, searcher, filter_query: wq.Query | None = None, cache: ReaderCache | None = None):
         self.searcher = searcher
         self.filter_query = filter_query
         self.leaves = searcher.reader().leaf_readers()
         self.doc_count = searcher.doc_count_all()
         reader = searcher.reader()
-        self.lengths = lengths if lengths is not None and lengths.reader is reader else FieldLengths(reader)
+        self.cache = cache if cache is not None and cache.reader is reader else ReaderCache(reader, budget=0)
 
     @cached_property
     def eligible(self) -> np.ndarray:
@@ -104,9 +138,9 @@ class Scorer:
             if type(scorer) is not BM25FScorer:
                 raise UnsupportedPostings(f"weighting {type(weighting).__name__}")
             idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-            lengths = self.lengths(fieldname)
+            lengths = self.cache.lengths(fieldname)
             for seg, offset in self.leaves:
-                ids, tf = postings.term_postings(seg, fieldname, text)
+                ids, tf = self.cache.postings(seg, fieldname, text)
                 if not len(ids):
                     continue
                 ids = ids + offset

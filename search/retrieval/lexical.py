@@ -106,10 +106,10 @@ def weighting(params: BM25Params) -> scoring.WeightingModel:
     return scoring.BM25F(B=params.b, K1=params.k1, title_B=params.title_b)
 
 
-def plain_scorer(searcher, filters: Filters, lengths: bm25.FieldLengths | None = None) -> bm25.Scorer:
-    """The numpy scorer of plain-word queries for this searcher and these filters (with the
-    field lengths already decoded for its reader, when given)."""
-    return bm25.Scorer(searcher, filter_query(filters), lengths)
+def plain_scorer(searcher, filters: Filters, cache: bm25.ReaderCache | None = None) -> bm25.Scorer:
+    """The numpy scorer of plain-word queries for this searcher and these filters (sharing the
+    lengths and postings already decoded for its reader, when given)."""
+    return bm25.Scorer(searcher, filter_query(filters), cache)
 
 
 def search_articles(searcher, q: wq.Query, limit: int, filters: Filters,

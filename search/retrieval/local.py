@@ -24,14 +24,14 @@ class LocalBackend(Backend):
         return LocalRetriever(self.index, mode, filters, bm25, self)
 
     @cached_property
-    def passage_lengths(self) -> bm25.FieldLengths:
-        """The passage index's field lengths, decoded once for every search of this index."""
-        return bm25.FieldLengths(self.index.lexical.reader())
+    def passage_cache(self) -> bm25.ReaderCache:
+        """The passage index's decoded lengths and common postings, for every search of this index."""
+        return bm25.ReaderCache(self.index.lexical.reader())
 
     @cached_property
-    def article_lengths(self) -> bm25.FieldLengths | None:
+    def article_cache(self) -> bm25.ReaderCache | None:
         whole = self.index.article_lexical
-        return bm25.FieldLengths(whole.reader()) if whole is not None else None
+        return bm25.ReaderCache(whole.reader()) if whole is not None else None
 
     def frequencies(self) -> Frequencies:
         return self.index.lexical.reader()
@@ -88,7 +88,7 @@ class LocalRetriever(Retriever):
 
     @cached_property
     def _scorer(self) -> bm25.Scorer:
-        return lexical.plain_scorer(self._searcher, self.filters, self.backend.passage_lengths)
+        return lexical.plain_scorer(self._searcher, self.filters, self.backend.passage_cache)
 
     @cached_property
     def _article_searcher(self):
@@ -100,7 +100,7 @@ class LocalRetriever(Retriever):
         s = self._article_searcher
         if s is None:
             return None
-        return lexical.plain_scorer(s, self.filters, self.backend.article_lengths)
+        return lexical.plain_scorer(s, self.filters, self.backend.article_cache)
 
     @cached_property
     def _allowed(self) -> list[int] | None:
