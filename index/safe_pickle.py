@@ -9,7 +9,8 @@ query kind and checking an index); anything else raises `UnsafeIndexData`, an `I
 naming the file where it is known. Old Whoosh TOC formats, read by an unrestricted unpickler, are
 refused. The unpickler is the C one (a subclass only adds `find_class`); reading from a file
 object rather than bytes makes a posting block ~11% slower to load than with `pickle.loads`,
-1.13x the CPU time of a warm lexical query (docs/performance.md).
+1.13x the CPU time of a warm lexical query (docs/performance.md); scoring has since read the
+usual shapes of a posting block's front by slicing bytes (search/retrieval/postings.py).
 The allowed constructors only build values (a compiled expression, an analyzer, a schema), but
 a crafted index can still make them slow or wrong; what it cannot do is run a command.
 """
