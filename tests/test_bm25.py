@@ -149,10 +149,12 @@ def _leaf(matcher):
 def test_a_reader_cache_keeps_long_postings_within_its_budget(whoosh_index):
     """Scorers sharing a reader's cache give Whoosh's results whether the postings are read or
     kept; what is kept stays within the budget, least recently used first out, read-only."""
+    from whoosh.searching import Searcher
+
     searcher = whoosh_index.searcher(weighting=lexical.weighting(lexical.BM25Params()))
     reader = searcher.reader()
 
-    def check(cache):
+    def check(cache, searcher=searcher):
         scorer = lexical.plain_scorer(searcher, Filters(), cache)
         for text in QUERIES:
             q = lexical.parse_query(text, whoosh_index.schema)
@@ -165,6 +167,10 @@ def test_a_reader_cache_keeps_long_postings_within_its_budget(whoosh_index):
     check(roomy)
     kept = dict(roomy._postings)
     check(roomy)  # every list now from the cache
+    # Another BM25F setting over the same reader gets its own word statistics.
+    other = Searcher(reader, weighting=lexical.weighting(lexical.BM25Params(k1=2.0, b=0.3, title_b=0.9)),
+                     closereader=False)
+    check(roomy, other)
     assert len(kept) > 10 and all(roomy._postings[key] is arrays for key, arrays in kept.items())
     assert all(not ids.flags.writeable and not tf.flags.writeable for ids, tf in kept.values())
 

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.scoring import BM25FScorer
+from whoosh.scoring import BM25F, BM25FScorer
 
 from search.retrieval import postings
 from search.retrieval.postings import UnsupportedPostings
@@ -48,10 +48,13 @@ class ReaderCache:
     the next question usually has some of them too (docs/performance.md)."""
 
     MIN_POSTINGS = 2048  # shorter lists decode in well under a millisecond: not kept
+    MAX_ENTRIES = 200_000  # of the small tables below (word statistics, stored keys): then emptied
 
     def __init__(self, reader, budget: int = 48 << 20):
         self.reader, self.budget = reader, budget
         self._lengths: dict[str, np.ndarray] = {}
+        self._stats: dict[tuple, tuple[float, float, float, float] | None] = {}
+        self._stored: dict[tuple[int, str], object] = {}
         self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
@@ -61,6 +64,38 @@ class ReaderCache:
         if found is None:
             parts = [postings.field_lengths(seg, fieldname) for seg, _ in self.reader.leaf_readers()]
             found = self._lengths[fieldname] = np.concatenate(parts) if parts else np.empty(0)
+        return found
+
+    def stats(self, searcher, fieldname: str, text: str) -> tuple[float, float, float, float] | None:
+        """(idf, average field length, B, K1) of a word as the searcher's BM25F scores it; None
+        when the word is not in the index. Kept per word and BM25F setting (Whoosh works
+        them out again for every searcher: a few lookups of the word in the index each)."""
+        w = searcher.weighting
+        key = ((fieldname, text, w.B, w.K1, tuple(sorted(w._field_B.items())))
+               if type(w) is BM25F and isinstance(getattr(w, "_field_B", None), dict) else None)
+        if key is not None and key in self._stats:
+            return self._stats[key]
+        found = None
+        if (fieldname, text) in self.reader:
+            scorer = w.scorer(searcher, fieldname, text)
+            if type(scorer) is not BM25FScorer:
+                raise UnsupportedPostings(f"weighting {type(w).__name__}")
+            found = (scorer.idf, scorer.avgfl, scorer.B, scorer.K1)
+        if key is not None:
+            if len(self._stats) >= self.MAX_ENTRIES:
+                self._stats.clear()
+            self._stats[key] = found
+        return found
+
+    def stored(self, searcher, docnum: int, fieldname: str):
+        """A document's stored field (its chunk or article id), kept once read."""
+        key = (docnum, fieldname)
+        found = self._stored.get(key)
+        if found is None:
+            found = searcher.stored_fields(docnum)[fieldname]
+            if len(self._stored) >= self.MAX_ENTRIES:
+                self._stored.clear()
+            self._stored[key] = found
         return found
 
     def postings(self, segment, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -117,11 +152,12 @@ class Scorer:
     def ceiling(self, terms: list[PlainTerm]) -> float:
         """The score a document would get by matching every term at saturation: the sum of
         boost * idf * (k1 + 1). A top score far below it matched only a few, common words."""
-        reader, weighting, total = self.searcher.reader(), self.searcher.weighting, 0.0
+        total = 0.0
         for fieldname, text, boost in terms:
-            if (fieldname, text) in reader:
-                scorer = weighting.scorer(self.searcher, fieldname, text)
-                total += boost * scorer.idf * (getattr(scorer, "K1", 1.2) + 1)
+            stats = self.cache.stats(self.searcher, fieldname, text)
+            if stats is not None:
+                idf, _, _, k1 = stats
+                total += boost * idf * (k1 + 1)
         return total
 
     def top(self, terms: list[PlainTerm], limit: int | None) -> list[tuple[int, float]]:
@@ -129,15 +165,11 @@ class Scorer:
         lower docnum, as in Whoosh."""
         scores = np.zeros(self.doc_count)
         matched = np.zeros(self.doc_count, dtype=bool)
-        reader = self.searcher.reader()
-        weighting = self.searcher.weighting
         for fieldname, text, boost in terms:
-            if (fieldname, text) not in reader:
+            stats = self.cache.stats(self.searcher, fieldname, text)
+            if stats is None:
                 continue
-            scorer = weighting.scorer(self.searcher, fieldname, text)
-            if type(scorer) is not BM25FScorer:
-                raise UnsupportedPostings(f"weighting {type(weighting).__name__}")
-            idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            idf, avgfl, b, k1 = stats
             lengths = self.cache.lengths(fieldname)
             for seg, offset in self.leaves:
                 ids, tf = self.cache.postings(seg, fieldname, text)

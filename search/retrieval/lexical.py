@@ -136,6 +136,6 @@ def _search(searcher, q: wq.Query, limit: int, filters: Filters, scorer: bm25.Sc
         except bm25.UnsupportedPostings:
             pass
         else:
-            return [(searcher.stored_fields(docnum)[key], score) for docnum, score in hits]
+            return [(scorer.cache.stored(searcher, docnum, key), score) for docnum, score in hits]
     results = searcher.search(q, limit=limit, filter=filter_query(filters))
     return [(hit[key], hit.score) for hit in results]
