@@ -41,11 +41,12 @@ def plain_terms(q: wq.Query, fieldnames: tuple[str, ...]) -> list[PlainTerm] | N
 
 class ReaderCache:
     """What the searches of one Whoosh reader share: every document's field lengths, decoded
-    when first asked for (6 ms of each search at 100,000 articles), and the decoded postings of
-    the words with the longest lists, least recently used first out within `budget` bytes. A
-    generation's reader never changes, so one of these serves all its searches: at 100,000
-    articles a question's common words ("will", "new", "year") are most of its postings, and
-    the next question usually has some of them too (docs/performance.md)."""
+    when first asked for (6 ms of each search at 100,000 articles); the decoded postings of the
+    words with the longest lists, least recently used first out within `budget` bytes; each
+    word's BM25F statistics and the stored ids of the documents found. A generation's reader
+    never changes, so one of these serves all its searches: at 100,000 articles a question's
+    common words ("will", "new", "year") are most of its postings, and the next question
+    usually has some of them too (docs/performance.md, docs/serve.md)."""
 
     MIN_POSTINGS = 2048  # shorter lists decode in well under a millisecond: not kept
     MAX_ENTRIES = 200_000  # of the small tables below (word statistics, stored keys): then emptied
