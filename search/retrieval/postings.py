@@ -95,9 +95,7 @@ def _read_extent(postfile, offset: int, length) -> tuple[np.ndarray, np.ndarray]
     raw = postfile.get(offset, length)
     if raw[:4] != WHOOSH3_HEADER_MAGIC:
         return None
-    deltas: list[int] = []
-    weights: list[float] = []
-    counts: list[int] = []
+    gathered = _Gathered()
     pos = 4
     last = False
     while not last:
@@ -115,19 +113,11 @@ def _read_extent(postfile, offset: int, length) -> tuple[np.ndarray, np.ndarray]
         found = _block(raw[header.end():block_end], header.group(4)[0], count)
         if found is None:
             return None
-        block_deltas, block_weights = found
-        deltas.extend(block_deltas)
-        counts.append(count)
-        if block_weights is None:  # all 1.0, minified away
-            weights.extend([1.0] * count)
-        elif isinstance(block_weights, float):  # all equal
-            weights.extend([block_weights] * count)
-        else:
-            weights.extend(block_weights)
+        gathered.add(*found, count)
         pos = block_end
-    if pos != len(raw) or len(deltas) != len(weights):
+    if pos != len(raw) or not gathered.consistent():
         return None
-    return _arrays(deltas, weights, counts)
+    return gathered.arrays()
 
 
 def _block(data: bytes, compression: int, count: int):
@@ -174,37 +164,49 @@ def _unpickled_front(front: bytes, count: int):
     return None
 
 
-def _arrays(deltas: list[int], weights: list[float], counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    d = np.asarray(deltas, dtype=np.int64)
-    if not len(d):
-        return np.empty(0, np.int64), np.empty(0, np.float64)
-    # Each block's ids are a running sum of its own deltas, restarting at the block.
-    total = np.cumsum(d)
-    starts = np.cumsum(counts) - counts
-    ids = total - np.repeat(total[starts] - d[starts], counts)
-    return ids, np.asarray(weights, dtype=np.float64)
+class _Gathered:
+    """Blocks' delta-coded ids and frequencies, gathered in Python lists and turned into arrays
+    once (a block holds up to 128 postings, too few to pay for numpy calls of its own)."""
+
+    def __init__(self):
+        self.deltas: list[int] = []
+        self.weights: list[float] = []
+        self.counts: list[int] = []
+
+    def add(self, deltas, weights, count: int) -> None:
+        self.deltas.extend(deltas)
+        self.counts.append(count)
+        if weights is None:  # all 1.0, minified away
+            self.weights.extend([1.0] * count)
+        elif isinstance(weights, float):  # all equal
+            self.weights.extend([weights] * count)
+        else:
+            self.weights.extend(weights)
+
+    def consistent(self) -> bool:
+        return len(self.deltas) == len(self.weights) == sum(self.counts)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        d = np.asarray(self.deltas, dtype=np.int64)
+        if not len(d):
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        # Each block's ids are a running sum of its own deltas, restarting at the block.
+        total = np.cumsum(d)
+        starts = np.cumsum(self.counts) - self.counts
+        ids = total - np.repeat(total[starts] - d[starts], self.counts)
+        return ids, np.asarray(self.weights, dtype=np.float64)
 
 
 def _read_blocks(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
     """Every block's postings through Whoosh's matcher (terms `_read_extent` does not parse)."""
-    deltas: list[int] = []
-    weights: list[float] = []
-    counts: list[int] = []
+    gathered = _Gathered()
     while matcher.is_active():
         count = matcher._blocklength
-        block_deltas, block_weights = _ids_and_weights(matcher, count)
-        deltas.extend(block_deltas)
-        counts.append(count)
-        if block_weights is None:
-            weights.extend([1.0] * count)
-        elif isinstance(block_weights, float):
-            weights.extend([block_weights] * count)
-        else:
-            weights.extend(block_weights)
+        gathered.add(*_ids_and_weights(matcher, count), count)
         matcher._next_block()
-    if len(deltas) != len(weights):
+    if not gathered.consistent():
         raise ValueError("a block's ids and weights differ in number")
-    return _arrays(deltas, weights, counts)
+    return gathered.arrays()
 
 
 # Protocol 2 pickles each posting's value (bytes) as a call of `_codecs.encode`, the values
