@@ -8,7 +8,9 @@ Starts a real `byline serve` on a free loopback port (with XDG_RUNTIME_DIR in a 
 `byline search` finds it), then measures:
   warm      N sequential GET /search requests per mode (p50/p95), answers included, then 40
             hybrid queries it has not seen (the server keeps sentence rows it has read)
-  load      C threads x R requests at once (p50/p95, requests/s, failures)
+  load      C threads x R requests at once (p50/p95, requests/s, failures): first over 8 queries
+            in turn (what the issue's targets were set on), then each request a query of its own
+            (article titles of the index, which the server's caches have not seen)
   hog       one request of many queries (8000: refused; 100: the most taken) and, meanwhile,
             another client's lexical searches one after another (their p50/max)
   cold CLI  whole `byline search` processes, through the server and with --no-server
@@ -82,6 +84,52 @@ def post(url: str, body: dict) -> tuple[int, float, int]:
     return status, time.perf_counter() - start, len(data)
 
 
+def title_queries(index: Path, n: int) -> list[str]:
+    """Up to `n` different article titles of the index, spread over it, as keyword queries."""
+    import sqlite3
+
+    db = sqlite3.connect(f"{(index / 'articles.sqlite').absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        titles = [t for (t,) in db.execute("SELECT DISTINCT title FROM articles WHERE title != '' ORDER BY id")]
+    finally:
+        db.close()
+    titles = [t.replace('"', "") for t in titles]
+    return titles[::max(1, len(titles) // n)][:n]
+
+
+def load(base: str, clients: int, requests: int, queries: list[str], repeat: bool) -> str:
+    """`clients` threads each sending `requests` hybrid searches at once: with `repeat`, the
+    clients take turns over a few queries (as a popular query would be asked); without it each
+    request asks a query of its own (from `queries`, cycled only when there are too few)."""
+    times, failures, lock = [], [], threading.Lock()
+
+    def client(n: int) -> None:
+        for i in range(requests):
+            query = queries[(n + i) % len(queries)] if repeat else queries[(n * requests + i) % len(queries)]
+            try:
+                status, t = get(f"{base}/search?{urllib.parse.urlencode({'q': query, 'k': 10})}")
+                ok = status == 200
+            except OSError as exc:
+                ok, t = False, 0.0
+                status = exc
+            with lock:
+                times.append(t)
+                if not ok:
+                    failures.append(status)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    total = clients * requests
+    asked = f"{len(queries)} queries in turn" if repeat else f"{len(set(queries))} different queries, each new"
+    return (f"{clients} clients x {requests} hybrid requests ({asked}): {pct(times)}   "
+            f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
+
+
 def hog(base: str, queries: list[str]) -> str:
     """One request of `queries` and, while it runs, another client's searches: what each got."""
     done = {}
@@ -150,32 +198,9 @@ def main() -> None:
             times.append(t)
         print(f"warm hybrid, each query new ({len(NEW_QUERIES)}), k=10, answers: {pct(times)}")
 
-        times, failures, lock = [], [], threading.Lock()
-
-        def client(n: int) -> None:
-            for i in range(args.requests):
-                q = urllib.parse.urlencode({"q": QUERIES[(n + i) % len(QUERIES)], "k": 10})
-                try:
-                    status, t = get(f"{base}/search?{q}")
-                    ok = status == 200
-                except OSError as exc:
-                    ok, t = False, 0.0
-                    status = exc
-                with lock:
-                    times.append(t)
-                    if not ok:
-                        failures.append(status)
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
-        total = args.clients * args.requests
-        print(f"load     {args.clients} clients x {args.requests} hybrid requests: {pct(times)}   "
-              f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
+        print(f"load     {load(base, args.clients, args.requests, QUERIES, repeat=True)}")
+        titles = title_queries(index, args.clients * args.requests)
+        print(f"load     {load(base, args.clients, args.requests, titles, repeat=False)}")
 
         for n in (8000, 100):
             print(f"hog      {hog(base, ['bank'] * n)}")
