@@ -120,11 +120,21 @@ def _read_extent(postfile, offset: int, length) -> tuple[np.ndarray, np.ndarray]
     return gathered.arrays()
 
 
+def _front(data: bytes, compression: int, count: int) -> bytes | None:
+    """The start of a block's pickle, as far as its ids and weights reach (at most 5 bytes an id,
+    9 a weight), inflated when the block is compressed; None when it does not inflate."""
+    if not compression:
+        return data
+    try:
+        return zlib.decompressobj().decompress(data, 14 * count + _FRONT_BYTES)
+    except zlib.error:
+        return None
+
+
 def _block(data: bytes, compression: int, count: int):
     """(delta-coded ids, weights) of one block's data, from its front; None when it does not parse."""
-    try:
-        front = zlib.decompressobj().decompress(data, 14 * count + _FRONT_BYTES) if compression else data
-    except zlib.error:
+    front = _front(data, compression, count)
+    if front is None:
         return None
     # The first id of a block is a document number (any size), the rest are gaps.
     first = _INT_SIZE.get(front[3]) if count > 3 and front.startswith(b"\x80\x02(") else None
@@ -220,10 +230,7 @@ def _ids_and_weights(matcher: W3LeafMatcher, count: int):
     """(delta-coded ids, weights) of the matcher's current block: from its front when that
     unpickles, else read whole by Whoosh, which also names the file when a pickle is refused."""
     raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-    try:
-        front = zlib.decompressobj().decompress(raw, 14 * count + _FRONT_BYTES) if matcher._compression else raw
-    except zlib.error:
-        front = b""
+    front = _front(raw, matcher._compression, count)
     found = _unpickled_front(front, count) if front else None
     if found is not None:
         return found
