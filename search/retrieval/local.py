@@ -21,7 +21,7 @@ class LocalBackend(Backend):
         self.index = index
 
     def retriever(self, mode: str, filters: Filters, bm25: lexical.BM25Params) -> LocalRetriever:
-        return LocalRetriever(self.index, mode, filters, bm25, self)
+        return LocalRetriever(self, mode, filters, bm25)
 
     @cached_property
     def passage_cache(self) -> bm25.ReaderCache:
@@ -78,9 +78,9 @@ class LocalBackend(Backend):
 
 
 class LocalRetriever(Retriever):
-    def __init__(self, index, mode: str, filters: Filters, bm25: lexical.BM25Params, backend: LocalBackend):
-        self.index, self.mode, self.filters, self.bm25 = index, mode, filters, bm25
-        self.backend = backend
+    def __init__(self, backend: LocalBackend, mode: str, filters: Filters, bm25: lexical.BM25Params):
+        self.backend, self.index = backend, backend.index
+        self.mode, self.filters, self.bm25 = mode, filters, bm25
 
     @cached_property
     def _searcher(self):
