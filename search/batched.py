@@ -7,7 +7,8 @@ group with the other waiting searches of the same options, and when the engine i
 group's first member runs them all through `Engine.search_many`, whose pipeline encodes their
 queries in one model call and ranks them one after another. An idle engine runs a search at
 once, alone, so nothing waits for a batch to fill. The results are the engine's own: a query's
-results do not depend on the other queries of its batch.
+results do not depend on the other queries of its batch, so a query asked by several members of a
+batch (the same search from several clients at once) is run once and its response handed to each.
 
 When a batch fails with a BadRequest (say one query does not parse), its searches are run one by
 one, so each gets its own results or its own error.
@@ -75,6 +76,7 @@ class BatchedSearches:
         self._guard = threading.Lock()  # over _open and the batches' membership
         self._turn = _Turns()  # held by the batch the engine is running
         self.batches = 0  # engine calls made (shown by /status)
+        self.queries_run = 0  # queries those calls ran: fewer than searched when a batch repeats one
 
     def search(self, request: SearchRequest, answer_limit: int | None = None) -> Response:
         check_query(request.query)  # one bad query must not fail the others of its batch
@@ -120,6 +122,7 @@ class BatchedSearches:
         for start in range(0, len(queries), QUERIES_PER_TURN):
             with self._turn:
                 self.batches += 1
+                self.queries_run += len(queries[start:start + QUERIES_PER_TURN])
                 responses += self.engine.search_many(queries[start:start + QUERIES_PER_TURN], request,
                                                      answer_limit=answer_limit)
         return responses
@@ -127,12 +130,16 @@ class BatchedSearches:
     def _run(self, batch: _Batch, request: SearchRequest, answer_limit: int | None) -> None:
         try:
             self.batches += 1
+            distinct = list(dict.fromkeys(batch.queries))
+            self.queries_run += len(distinct)
             try:
-                batch.responses = self.engine.search_many(batch.queries, request, answer_limit=answer_limit)
+                responses = self.engine.search_many(distinct, request, answer_limit=answer_limit)
             except BadRequest:
-                if len(batch.queries) == 1:
+                if len(distinct) == 1:
                     raise
-                batch.responses = [self._alone(replace(request, query=q), answer_limit) for q in batch.queries]
+                responses = [self._alone(replace(request, query=q), answer_limit) for q in distinct]
+            by_query = dict(zip(distinct, responses))
+            batch.responses = [by_query[q] for q in batch.queries]
         except Exception as exc:  # noqa: BLE001 (handed to every member of the batch, raised there)
             batch.error = exc
         finally:

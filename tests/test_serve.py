@@ -474,6 +474,40 @@ def test_concurrent_searches_match_sequential_ones(served):
     print(f"{searches} concurrent searches in {batches} engine calls")
 
 
+def test_a_query_repeated_in_a_batch_is_run_once(sample_index):
+    """Clients asking the same search while the engine is busy wait in one batch; the engine runs
+    each distinct query of it once and every client gets the response the search gets alone."""
+    from search.batched import BatchedSearches
+    from search.engine import Engine, SearchRequest
+
+    engine = Engine(sample_index)
+    try:
+        batched = BatchedSearches(engine)
+        asked = [QUESTION, "rail strike", QUESTION, QUESTION, "rail strike", QUESTION]
+        alone = {q: engine.search(SearchRequest(query=q, k=5)).to_dict() for q in set(asked)}
+        replies: dict[int, dict] = {}
+
+        def client(i: int) -> None:
+            replies[i] = batched.search(SearchRequest(query=asked[i], k=5)).to_dict()
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(asked))]
+        with batched._turn:  # the engine is busy: the searches gather in one waiting batch
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30
+            while sum(len(b.queries) for b in batched._open.values()) < len(asked):
+                assert time.monotonic() < deadline, "the searches did not gather in a batch"
+                time.sleep(0.01)
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        assert batched.batches == 1 and batched.queries_run == 2, (batched.batches, batched.queries_run)
+        assert all(replies[i] == alone[q] for i, q in enumerate(asked))
+        assert alone[QUESTION]["results"][0]["id"] in NK
+    finally:
+        engine.close()
+
+
 def test_shutdown_removes_the_server_file(sample_index, tmp_path):
     index = tmp_path / "ix"
     shutil.copytree(sample_index, index)

@@ -249,6 +249,7 @@ def build_app(engine: Engine, token: str | None = None, allow_index: bool = Fals
 
     def status(request: Request, p: dict):
         return {**engine.status(), "server": {"searches": served["searches"], "batches": batched.batches,
+                                              "queries_run": batched.queries_run,
                                               "allow_index": allow_index}}
 
     def index_add(request: Request, p: dict):
