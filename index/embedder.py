@@ -166,7 +166,14 @@ class Embedder:
 
     def encode_queries(self, texts: list[str]):
         """Queries: unit-length float32 vectors, one row per text, through the fp32 model (the
-        int8 one for a model whose `int8_queries` is set)."""
+        int8 one for a model whose `int8_queries` is set). Through the int8 model each query is
+        encoded by itself: it quantizes activations with one scale for a whole batch, so a query
+        encoded beside others (a server's batch, `--queries`) would get a vector a little
+        different from its own, and results different from the same search made alone."""
+        if self.int8_queries and len(texts) > 1:
+            import numpy as np
+
+            return np.vstack([self._encode([text], query=True) for text in texts])
         return self._encode(texts, query=True)
 
     def _encode(self, texts: list[str], query: bool):
