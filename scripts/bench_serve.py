@@ -117,6 +117,7 @@ def load(base: str, clients: int, requests: int, queries: list[str], repeat: boo
                 if not ok:
                     failures.append(status)
 
+    before = served_counts(base)
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     start = time.perf_counter()
     for t in threads:
@@ -124,10 +125,24 @@ def load(base: str, clients: int, requests: int, queries: list[str], repeat: boo
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    after = served_counts(base)
     total = clients * requests
     asked = f"{len(queries)} queries in turn" if repeat else f"{len(set(queries))} different queries, each new"
+    ran = ""
+    if before and after:  # a server that reports them (older ones do not count queries run)
+        ran = (f"   engine calls {after['batches'] - before['batches']}, "
+               f"queries run {after['queries_run'] - before['queries_run']}")
     return (f"{clients} clients x {requests} hybrid requests ({asked}): {pct(times)}   "
-            f"{total / wall:.1f} req/s   failures {len(failures)}/{total}")
+            f"{total / wall:.1f} req/s   failures {len(failures)}/{total}{ran}")
+
+
+def served_counts(base: str) -> dict | None:
+    """The server's counts of engine calls and of the queries they ran (GET /status)."""
+    import json
+
+    with OPENER.open(f"{base}/status", timeout=120) as reply:
+        server = json.loads(reply.read()).get("server", {})
+    return server if "queries_run" in server else None
 
 
 def hog(base: str, queries: list[str]) -> str:
