@@ -120,11 +120,11 @@ class BatchedSearches:
             check_query(q)  # all refused before any is run
         responses: list[Response] = []
         for start in range(0, len(queries), QUERIES_PER_TURN):
+            part = queries[start:start + QUERIES_PER_TURN]
             with self._turn:
                 self.batches += 1
-                self.queries_run += len(queries[start:start + QUERIES_PER_TURN])
-                responses += self.engine.search_many(queries[start:start + QUERIES_PER_TURN], request,
-                                                     answer_limit=answer_limit)
+                self.queries_run += len(part)
+                responses += self.engine.search_many(part, request, answer_limit=answer_limit)
         return responses
 
     def _run(self, batch: _Batch, request: SearchRequest, answer_limit: int | None) -> None:
